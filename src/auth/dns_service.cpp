@@ -1,0 +1,286 @@
+#include "auth/dns_service.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <string>
+
+namespace dnsleak::auth {
+namespace {
+
+constexpr int kListenBacklog = 128;
+
+[[noreturn]] void fail(const std::string& what, const SocketAddress& address) {
+  throw std::runtime_error(what + " " + address.to_string() + ": " + std::strerror(errno));
+}
+
+int open_socket(const SocketAddress& address, int type, bool reuse_port) {
+  const int fd = ::socket(address.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("cannot create a socket for", address);
+  const int one = 1;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    ::close(fd);
+    fail("cannot set SO_REUSEPORT on", address);
+  }
+  if (address.family() == AF_INET6) {
+    // Keep the families apart: "[::]:53" serves IPv6 only; IPv4 needs its own listen address.
+    (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (type == SOCK_DGRAM) (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+  } else if (type == SOCK_DGRAM) {
+    (void)::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+  }
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+uint16_t bound_port(int fd) {
+  sockaddr_storage s{};
+  socklen_t n = sizeof s;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&s), &n);
+  return from_sockaddr(reinterpret_cast<sockaddr*>(&s), n).port();
+}
+
+void epoll_add(int epoll, int fd, uint32_t events, uint64_t tag) {
+  epoll_event e{};
+  e.events = events;
+  e.data.u64 = tag;
+  if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &e) != 0) {
+    throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+int64_t unix_now_ms() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+DnsService::DnsService(DnsServiceOptions options, const Responder& responder,
+                       std::vector<store::ObservationSink*> sinks)
+    : options_(std::move(options)), responder_(responder), sinks_(std::move(sinks)) {
+  if (options_.udp_workers == 0) options_.udp_workers = 1;
+  if (options_.udp_batch == 0) options_.udp_batch = 1;
+  udp_sockets_.resize(options_.udp_workers);
+  auto close_all = [&] {
+    for (auto& sockets : udp_sockets_) {
+      for (auto& s : sockets) ::close(s.fd);
+      sockets.clear();
+    }
+    for (int fd : tcp_listeners_) ::close(fd);
+    tcp_listeners_.clear();
+  };
+  try {
+    for (SocketAddress address : options_.listen) {
+      // UDP and TCP must share the port. For port 0, take the kernel's UDP choice and retry when
+      // TCP finds that port taken.
+      int udp = -1, tcp = -1;
+      for (int attempt = 0; attempt < 20 && tcp < 0; ++attempt) {
+        SocketAddress try_address = address;
+        udp = open_socket(try_address, SOCK_DGRAM, true);
+        if (udp < 0) fail("cannot bind UDP", try_address);
+        try_address.set_port(bound_port(udp));
+        tcp = open_socket(try_address, SOCK_STREAM, false);
+        if (tcp < 0) {
+          ::close(udp);
+          if (address.port() != 0) fail("cannot bind TCP", try_address);
+          continue;
+        }
+        address = try_address;
+      }
+      if (tcp < 0) fail("cannot find a port free for UDP and TCP on", address);
+      if (::listen(tcp, kListenBacklog) != 0) fail("cannot listen on TCP", address);
+      udp_sockets_[0].push_back({udp, address.family()});
+      tcp_listeners_.push_back(tcp);
+      for (unsigned w = 1; w < options_.udp_workers; ++w) {
+        const int fd = open_socket(address, SOCK_DGRAM, true);
+        if (fd < 0) fail("cannot bind UDP", address);
+        udp_sockets_[w].push_back({fd, address.family()});
+      }
+      bound_.push_back(address);
+    }
+    stop_event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (stop_event_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  } catch (...) {
+    close_all();
+    throw;
+  }
+  counters_ = std::make_unique<CounterSet[]>(options_.udp_workers + 1);
+}
+
+DnsService::~DnsService() {
+  stop();
+  for (auto& sockets : udp_sockets_) {
+    for (auto& s : sockets) ::close(s.fd);
+  }
+  for (int fd : tcp_listeners_) ::close(fd);
+  if (stop_event_ >= 0) ::close(stop_event_);
+}
+
+void DnsService::start() {
+  for (unsigned w = 0; w < options_.udp_workers; ++w) threads_.emplace_back([this, w] { run_udp_worker(w); });
+  threads_.emplace_back([this] { run_tcp_server(); });
+}
+
+void DnsService::stop() noexcept {
+  if (stopped_.exchange(true)) return;
+  const uint64_t one = 1;
+  if (stop_event_ >= 0) (void)!::write(stop_event_, &one, sizeof one);
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+CounterTotals DnsService::counters() const noexcept { return sum({counters_.get(), options_.udp_workers + 1}); }
+
+void DnsService::record(std::span<const store::ResolverObservation> batch, CounterSet& counters) noexcept {
+  if (batch.empty()) return;
+  for (store::ObservationSink* sink : sinks_) sink->record(batch);
+  counters.add(Event::observations, batch.size());
+}
+
+void DnsService::run_udp_worker(unsigned worker) noexcept {
+  CounterSet& counters = counters_[worker];
+  const std::vector<UdpSocket>& sockets = udp_sockets_[worker];
+  const size_t batch = options_.udp_batch;
+  constexpr size_t kReceiveSize = 4096;  // queries are small; larger ones are cut and fail to parse
+  constexpr size_t kSendSize = 4096;     // the responder limits UDP answers further
+  constexpr size_t kControlSize = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo));
+
+  // Every buffer is allocated once here; the loop below allocates nothing.
+  std::vector<std::byte> receive_buffers(batch * kReceiveSize);
+  std::vector<std::byte> send_buffers(batch * kSendSize);
+  std::vector<sockaddr_storage> peers(batch);
+  std::vector<std::array<std::byte, kControlSize>> receive_control(batch);
+  std::vector<std::array<std::byte, kControlSize>> send_control(batch);
+  std::vector<iovec> receive_iov(batch), send_iov(batch);
+  std::vector<mmsghdr> receive(batch), send(batch);
+  std::vector<store::ResolverObservation> observations(batch);
+
+  int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  try {
+    epoll_add(epoll, stop_event_, EPOLLIN, UINT64_MAX);
+    for (size_t i = 0; i < sockets.size(); ++i) epoll_add(epoll, sockets[i].fd, EPOLLIN, i);
+  } catch (const std::exception&) {
+    ::close(epoll);
+    return;
+  }
+
+  bool running = true;
+  while (running) {
+    epoll_event ready[16];
+    const int n = ::epoll_wait(epoll, ready, 16, -1);
+    if (n < 0 && errno != EINTR) break;
+    for (int e = 0; e < n; ++e) {
+      if (ready[e].data.u64 == UINT64_MAX) {
+        running = false;
+        break;
+      }
+      const UdpSocket& socket = sockets[ready[e].data.u64];
+      while (true) {
+        for (size_t i = 0; i < batch; ++i) {
+          receive_iov[i] = {receive_buffers.data() + i * kReceiveSize, kReceiveSize};
+          receive[i].msg_hdr = msghdr{};
+          receive[i].msg_hdr.msg_name = &peers[i];
+          receive[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+          receive[i].msg_hdr.msg_iov = &receive_iov[i];
+          receive[i].msg_hdr.msg_iovlen = 1;
+          receive[i].msg_hdr.msg_control = receive_control[i].data();
+          receive[i].msg_hdr.msg_controllen = kControlSize;
+        }
+        const int got = ::recvmmsg(socket.fd, receive.data(), static_cast<unsigned>(batch), MSG_DONTWAIT, nullptr);
+        if (got <= 0) {
+          if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            counters.add(Event::udp_receive_errors);
+          }
+          break;
+        }
+        counters.add(Event::udp_queries, static_cast<uint64_t>(got));
+        QueryContext context;
+        context.transport = store::Transport::udp;
+        context.now_ms = unix_now_ms();
+        size_t to_send = 0, observed = 0;
+        for (int i = 0; i < got; ++i) {
+          const msghdr& in = receive[i].msg_hdr;
+          const SocketAddress peer = from_sockaddr(reinterpret_cast<sockaddr*>(&peers[i]), in.msg_namelen);
+          context.remote = peer.ip();
+          context.remote_port = peer.port();
+          std::byte* out = send_buffers.data() + to_send * kSendSize;
+          const ResponseResult r = responder_.respond({receive_buffers.data() + i * kReceiveSize, receive[i].msg_len},
+                                                      context, {out, kSendSize}, observations[observed]);
+          counters.add(r.outcome);
+          if (r.observed) ++observed;
+          if (r.length == 0) continue;
+          // Reply from the address the query came to (pktinfo), to the address it came from.
+          msghdr& reply = send[to_send].msg_hdr;
+          reply = msghdr{};
+          send_iov[to_send] = {out, r.length};
+          reply.msg_name = &peers[i];
+          reply.msg_namelen = in.msg_namelen;
+          reply.msg_iov = &send_iov[to_send];
+          reply.msg_iovlen = 1;
+          size_t control_length = 0;
+          for (cmsghdr* c = CMSG_FIRSTHDR(&in); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&in), c)) {
+            auto* control = send_control[to_send].data();
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+              in_pktinfo info;
+              std::memcpy(&info, CMSG_DATA(c), sizeof info);
+              info.ipi_spec_dst = info.ipi_addr;
+              info.ipi_ifindex = 0;
+              auto* h = reinterpret_cast<cmsghdr*>(control);
+              h->cmsg_level = IPPROTO_IP;
+              h->cmsg_type = IP_PKTINFO;
+              h->cmsg_len = CMSG_LEN(sizeof info);
+              std::memcpy(CMSG_DATA(h), &info, sizeof info);
+              control_length = CMSG_SPACE(sizeof info);
+            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+              auto* h = reinterpret_cast<cmsghdr*>(control);
+              h->cmsg_level = IPPROTO_IPV6;
+              h->cmsg_type = IPV6_PKTINFO;
+              h->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+              std::memcpy(CMSG_DATA(h), CMSG_DATA(c), sizeof(in6_pktinfo));
+              control_length = CMSG_SPACE(sizeof(in6_pktinfo));
+            }
+          }
+          if (control_length > 0) {
+            reply.msg_control = send_control[to_send].data();
+            reply.msg_controllen = control_length;
+          }
+          ++to_send;
+        }
+        size_t sent = 0;
+        while (sent < to_send) {
+          const int s = ::sendmmsg(socket.fd, send.data() + sent, static_cast<unsigned>(to_send - sent), 0);
+          if (s <= 0) {
+            if (s < 0 && errno == EINTR) continue;
+            // Skip the message that failed (unreachable peer, full buffer) and go on.
+            counters.add(Event::udp_send_errors);
+            ++sent;
+            continue;
+          }
+          sent += static_cast<size_t>(s);
+        }
+        record({observations.data(), observed}, counters);
+        if (static_cast<size_t>(got) < batch) break;
+      }
+    }
+  }
+  ::close(epoll);
+}
+
+}  // namespace dnsleak::auth

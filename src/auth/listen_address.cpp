@@ -1,0 +1,93 @@
+#include "auth/listen_address.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace dnsleak::auth {
+
+uint16_t SocketAddress::port() const noexcept {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(storage).sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6&>(storage).sin6_port);
+}
+
+void SocketAddress::set_port(uint16_t port) noexcept {
+  if (family() == AF_INET)
+    reinterpret_cast<sockaddr_in&>(storage).sin_port = htons(port);
+  else
+    reinterpret_cast<sockaddr_in6&>(storage).sin6_port = htons(port);
+}
+
+store::IpAddress SocketAddress::ip() const noexcept {
+  store::IpAddress ip;
+  if (family() == AF_INET) {
+    ip.family = 4;
+    std::memcpy(ip.bytes.data(), &reinterpret_cast<const sockaddr_in&>(storage).sin_addr, 4);
+  } else {
+    ip.family = 6;
+    std::memcpy(ip.bytes.data(), &reinterpret_cast<const sockaddr_in6&>(storage).sin6_addr, 16);
+  }
+  return ip;
+}
+
+std::string SocketAddress::to_string() const {
+  const std::string host = ip().to_string();
+  return (family() == AF_INET6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
+}
+
+std::optional<SocketAddress> parse_socket_address(std::string_view text) noexcept {
+  std::string host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
+    host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  unsigned port = 0;
+  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || error != std::errc{} || end != port_text.data() + port_text.size() || port > 65535) {
+    return std::nullopt;
+  }
+  SocketAddress out;
+  auto& v4 = reinterpret_cast<sockaddr_in&>(out.storage);
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(out.storage);
+  if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    out.length = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    out.length = sizeof(sockaddr_in6);
+  } else {
+    return std::nullopt;
+  }
+  out.set_port(static_cast<uint16_t>(port));
+  return out;
+}
+
+SocketAddress from_sockaddr(const sockaddr* address, socklen_t length) noexcept {
+  SocketAddress out;
+  if (address->sa_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
+    const auto& v6 = *reinterpret_cast<const sockaddr_in6*>(address);
+    if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
+      auto& v4 = reinterpret_cast<sockaddr_in&>(out.storage);
+      v4.sin_family = AF_INET;
+      v4.sin_port = v6.sin6_port;
+      std::memcpy(&v4.sin_addr, v6.sin6_addr.s6_addr + 12, 4);
+      out.length = sizeof(sockaddr_in);
+      return out;
+    }
+  }
+  const socklen_t n = std::min<socklen_t>(length, sizeof(out.storage));
+  std::memcpy(&out.storage, address, n);
+  out.length = n;
+  return out;
+}
+
+}  // namespace dnsleak::auth

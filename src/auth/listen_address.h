@@ -1,0 +1,33 @@
+// Socket addresses given as text: "192.0.2.1:53", "[2001:db8::1]:53", "0.0.0.0:5353".
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/observation.h"
+
+namespace dnsleak::auth {
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  [[nodiscard]] int family() const noexcept { return storage.ss_family; }
+  [[nodiscard]] uint16_t port() const noexcept;
+  void set_port(uint16_t port) noexcept;
+  [[nodiscard]] std::string to_string() const;  // "[::1]:53" / "127.0.0.1:53"
+  // The address and port in the form observations use.
+  [[nodiscard]] store::IpAddress ip() const noexcept;
+};
+
+// Parses ADDR:PORT (IPv6 in brackets). Port 0 asks the kernel for a free one.
+[[nodiscard]] std::optional<SocketAddress> parse_socket_address(std::string_view text) noexcept;
+
+// From what recvmsg/accept filled in (IPv4-mapped IPv6 addresses come back as IPv4).
+[[nodiscard]] SocketAddress from_sockaddr(const sockaddr* address, socklen_t length) noexcept;
+
+}  // namespace dnsleak::auth

@@ -1,0 +1,541 @@
+#include "auth/responder.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "dns/wire_writer.h"
+
+namespace dnsleak::auth {
+namespace {
+
+using dns::DnsName;
+using dns::WireWriter;
+namespace rr_type = dns::rr_type;
+
+constexpr size_t kMinUdpPayload = 512;  // RFC 1035 4.2.1; RFC 6891 6.2.5 for smaller EDNS values
+
+bool label_is(std::span<const uint8_t> label, std::string_view word) noexcept {
+  if (label.size() != word.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (dns::ascii_lower(label[i]) != static_cast<uint8_t>(word[i])) return false;
+  }
+  return true;
+}
+
+DnsName child_of(const DnsName& parent, std::string_view label) {
+  DnsName name;
+  (void)name.append_label({reinterpret_cast<const uint8_t*>(label.data()), label.size()});
+  for (size_t l = 0; l < parent.label_count(); ++l) (void)name.append_label(parent.label(l));
+  return name;
+}
+
+// Writes resource records after the question, compressing every name against the question.
+class RecordWriter {
+ public:
+  RecordWriter(WireWriter& w, const DnsName& qname) noexcept : w_(w), qname_(qname) {}
+
+  // Owner: the question name's suffix with `labels` labels (all of them = the qname itself).
+  void begin(size_t labels, uint16_t type, uint32_t ttl) noexcept {
+    pointer_to_suffix(labels);
+    w_.u16(type);
+    w_.u16(dns::kClassIN);
+    w_.u32(ttl);
+    rdlength_at_ = w_.size();
+    w_.u16(0);
+  }
+  // Owner: any name (compressed against the question where a suffix matches).
+  void begin(const DnsName& owner, uint16_t type, uint32_t ttl) noexcept {
+    name(owner);
+    w_.u16(type);
+    w_.u16(dns::kClassIN);
+    w_.u32(ttl);
+    rdlength_at_ = w_.size();
+    w_.u16(0);
+  }
+  void end() noexcept { w_.patch_u16(rdlength_at_, static_cast<uint16_t>(w_.size() - rdlength_at_ - 2)); }
+
+  void name(const DnsName& n) noexcept {
+    // Find the longest suffix of n that is also a suffix of the question name.
+    for (size_t i = 0; i < n.label_count(); ++i) {
+      const size_t suffix_labels = n.label_count() - i;
+      if (suffix_labels > qname_.label_count()) continue;
+      if (!suffix_equal(n, i, suffix_labels)) continue;
+      w_.bytes(n.wire().data(), n.label_offset(i));
+      pointer_to_suffix(suffix_labels);
+      return;
+    }
+    w_.bytes(n.wire().data(), n.length());
+  }
+
+  WireWriter& wire() noexcept { return w_; }
+
+ private:
+  bool suffix_equal(const DnsName& n, size_t from_label, size_t labels) const noexcept {
+    const size_t q_from = qname_.label_count() - labels;
+    const auto a = n.wire().subspan(n.label_offset(from_label));
+    const auto b = qname_.wire().subspan(qname_.label_offset(q_from));
+    if (a.size() != b.size()) return false;
+    for (size_t k = 0; k < a.size(); ++k) {
+      if (dns::ascii_lower(a[k]) != dns::ascii_lower(b[k])) return false;
+    }
+    return true;
+  }
+  void pointer_to_suffix(size_t labels) noexcept {
+    const size_t offset = dns::kHeaderSize + qname_.label_offset(qname_.label_count() - labels);
+    w_.u16(static_cast<uint16_t>(0xC000 | offset));
+  }
+
+  WireWriter& w_;
+  const DnsName& qname_;
+  size_t rdlength_at_ = 0;
+};
+
+// Which node of the zone a query names.
+enum class Node : uint8_t { apex, nameserver, sub_ns_host, whoami, test_name, none };
+
+}  // namespace
+
+const char* to_string(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::drop_too_short: return "drop_too_short";
+    case Outcome::drop_is_response: return "drop_is_response";
+    case Outcome::drop_no_room: return "drop_no_room";
+    case Outcome::answer: return "answer";
+    case Outcome::nodata: return "nodata";
+    case Outcome::referral: return "referral";
+    case Outcome::truncated_tcp_only: return "truncated_tcp_only";
+    case Outcome::truncated_size: return "truncated_size";
+    case Outcome::nxdomain: return "nxdomain";
+    case Outcome::nxdomain_bad_token: return "nxdomain_bad_token";
+    case Outcome::nxdomain_expired_token: return "nxdomain_expired_token";
+    case Outcome::refused: return "refused";
+    case Outcome::formerr: return "formerr";
+    case Outcome::notimp: return "notimp";
+    case Outcome::badvers: return "badvers";
+    case Outcome::count_: break;
+  }
+  return "unknown";
+}
+
+struct Responder::Plan {
+  Outcome outcome = Outcome::answer;
+  uint8_t rcode = dns::rcode::NOERROR;
+  bool authoritative = true;
+  bool force_truncation = false;
+  const SubZoneInfo* sub = nullptr;  // the sub-zone the name is in, nullptr for the main zone
+  Node node = Node::none;
+  const NameServer* nameserver = nullptr;
+  bool observe = false;
+};
+
+Responder::Responder(const ZoneConfig& zone, const testname::TokenAuthority& tokens)
+    : zone_(zone), tokens_(tokens), ns_ipv4_(zone.nameserver_ipv4()), ns_ipv6_(zone.nameserver_ipv6()) {
+  v4_.apex = child_of(zone.apex, "v4");
+  v4_.ns_host = child_of(v4_.apex, "ns");
+  v4_.enabled = !ns_ipv4_.empty();
+  v6_.apex = child_of(zone.apex, "v6");
+  v6_.ns_host = child_of(v6_.apex, "ns");
+  v6_.enabled = !ns_ipv6_.empty();
+  tcp_.apex = child_of(zone.apex, "tcp");
+  tcp_.enabled = true;
+}
+
+void Responder::plan_in_zone(const dns::Query& q, const QueryContext& context, Plan& plan,
+                             store::ResolverObservation& observation) const noexcept {
+  const DnsName& qname = q.qname;
+  size_t relative = qname.label_count() - zone_.apex.label_count();
+  // The label right above the apex may pick a sub-zone.
+  if (relative >= 1) {
+    const auto label = qname.label(relative - 1);
+    if (v4_.enabled && label_is(label, "v4"))
+      plan.sub = &v4_;
+    else if (v6_.enabled && label_is(label, "v6"))
+      plan.sub = &v6_;
+    else if (label_is(label, "tcp"))
+      plan.sub = &tcp_;
+    if (plan.sub != nullptr) --relative;
+  }
+  // A delegated sub-zone asked over the other family: refer to its name server. DS at the cut
+  // belongs to the parent side (RFC 4035 3.1.4.1): no DS there, so NODATA.
+  const bool wrong_family =
+      (plan.sub == &v6_ && context.remote.family != 6) || (plan.sub == &v4_ && context.remote.family != 4);
+  if (wrong_family && !(relative == 0 && q.qtype == rr_type::DS)) {
+    plan.authoritative = false;
+    plan.outcome = Outcome::referral;
+  } else if (wrong_family) {
+    plan.sub = nullptr;
+    plan.node = Node::apex;
+    plan.outcome = Outcome::nodata;
+    return;
+  }
+
+  if (relative == 0) {
+    plan.node = Node::apex;
+  } else if (relative == 1) {
+    const auto label = qname.label(0);
+    if (label_is(label, "whoami")) {
+      plan.node = Node::whoami;
+    } else if (plan.sub != nullptr && plan.sub != &tcp_ && label_is(label, "ns")) {
+      plan.node = Node::sub_ns_host;
+    } else {
+      if (plan.sub == nullptr) {
+        for (const NameServer& ns : zone_.nameservers) {
+          if (qname.equals(ns.name)) {
+            plan.node = Node::nameserver;
+            plan.nameserver = &ns;
+            break;
+          }
+        }
+      }
+      if (plan.node == Node::none) {
+        const uint32_t now_s = static_cast<uint32_t>(context.now_ms / 1000);
+        const testname::TokenCheck check =
+            testname::parse_test_label(tokens_, label, now_s, observation.token, observation.probe);
+        if (check == testname::TokenCheck::valid) {
+          plan.node = Node::test_name;
+          plan.observe = true;
+        } else if (check == testname::TokenCheck::bad_mac) {
+          plan.outcome = Outcome::nxdomain_bad_token;
+        } else if (check == testname::TokenCheck::expired || check == testname::TokenCheck::from_future) {
+          plan.outcome = Outcome::nxdomain_expired_token;
+        }
+      }
+    }
+  }
+
+  if (plan.outcome == Outcome::referral) return;
+  if (plan.node == Node::none) {
+    plan.rcode = dns::rcode::NXDOMAIN;
+    if (plan.outcome == Outcome::answer) plan.outcome = Outcome::nxdomain;
+    return;
+  }
+  if (plan.sub == &tcp_ && context.transport == store::Transport::udp) {
+    plan.force_truncation = true;
+    plan.outcome = Outcome::truncated_tcp_only;
+  }
+}
+
+void Responder::write_answer(const dns::Query& q, const QueryContext& context, const Plan& plan, WireWriter& w,
+                             uint16_t& an, uint16_t& ns, uint16_t& ar) const noexcept {
+  RecordWriter rr(w, q.qname);
+  const DnsName& apex = plan.sub != nullptr ? plan.sub->apex : zone_.apex;
+  const size_t all = q.qname.label_count();
+  const uint16_t qtype = q.qtype;
+  const bool any = qtype == rr_type::ANY;
+
+  auto write_soa = [&](uint32_t ttl) {
+    rr.begin(apex.label_count(), rr_type::SOA, ttl);
+    const DnsName mname = plan.sub == &v4_            ? v4_.ns_host
+                          : plan.sub == &v6_          ? v6_.ns_host
+                          : zone_.nameservers.empty() ? zone_.apex
+                                                      : zone_.nameservers.front().name;
+    rr.name(mname);
+    rr.name(zone_.soa_rname);
+    w.u32(zone_.serial);
+    w.u32(zone_.refresh);
+    w.u32(zone_.retry);
+    w.u32(zone_.expire);
+    w.u32(zone_.negative_ttl);
+    rr.end();
+  };
+  auto write_a = [&](size_t owner_labels, const std::vector<Ipv4Bytes>& list, uint32_t ttl) {
+    for (const Ipv4Bytes& a : list) {
+      rr.begin(owner_labels, rr_type::A, ttl);
+      w.bytes(a.data(), a.size());
+      rr.end();
+      ++an;
+    }
+  };
+  auto write_aaaa = [&](size_t owner_labels, const std::vector<Ipv6Bytes>& list, uint32_t ttl) {
+    for (const Ipv6Bytes& a : list) {
+      rr.begin(owner_labels, rr_type::AAAA, ttl);
+      w.bytes(a.data(), a.size());
+      rr.end();
+      ++an;
+    }
+  };
+  // NS RRset of a (sub-)zone apex, in `section_count`, with glue counted in `ar`.
+  auto write_ns_set = [&](uint16_t& section_count) {
+    if (plan.sub == &v4_ || plan.sub == &v6_) {
+      rr.begin(apex.label_count(), rr_type::NS, zone_.zone_ttl);
+      rr.name(plan.sub->ns_host);
+      rr.end();
+      ++section_count;
+      return;
+    }
+    for (const NameServer& server : zone_.nameservers) {
+      rr.begin(apex.label_count(), rr_type::NS, zone_.zone_ttl);
+      rr.name(server.name);
+      rr.end();
+      ++section_count;
+    }
+  };
+  auto write_glue = [&]() {
+    if (plan.sub == &v4_ || plan.sub == &v6_) {
+      const DnsName& host = plan.sub->ns_host;
+      if (plan.sub == &v4_) {
+        for (const Ipv4Bytes& a : ns_ipv4_) {
+          rr.begin(host, rr_type::A, zone_.zone_ttl);
+          w.bytes(a.data(), a.size());
+          rr.end();
+          ++ar;
+        }
+      } else {
+        for (const Ipv6Bytes& a : ns_ipv6_) {
+          rr.begin(host, rr_type::AAAA, zone_.zone_ttl);
+          w.bytes(a.data(), a.size());
+          rr.end();
+          ++ar;
+        }
+      }
+      return;
+    }
+    for (const NameServer& server : zone_.nameservers) {
+      if (!server.name.ends_with(zone_.apex)) continue;  // glue only for in-zone names
+      for (const Ipv4Bytes& a : server.ipv4) {
+        rr.begin(server.name, rr_type::A, zone_.zone_ttl);
+        w.bytes(a.data(), a.size());
+        rr.end();
+        ++ar;
+      }
+      for (const Ipv6Bytes& a : server.ipv6) {
+        rr.begin(server.name, rr_type::AAAA, zone_.zone_ttl);
+        w.bytes(a.data(), a.size());
+        rr.end();
+        ++ar;
+      }
+    }
+  };
+
+  if (plan.outcome == Outcome::referral) {
+    // The referral lives at the sub-zone's apex: NS in authority, address glue of one family only.
+    write_ns_set(ns);
+    write_glue();
+    return;
+  }
+  if (plan.rcode == dns::rcode::NXDOMAIN) {
+    write_soa(zone_.negative_ttl);
+    ++ns;
+    return;
+  }
+
+  switch (plan.node) {
+    case Node::apex:
+      if (qtype == rr_type::SOA || any) {
+        write_soa(zone_.zone_ttl);
+        ++an;
+        break;  // ANY: one RRset is enough (RFC 8482)
+      }
+      if (qtype == rr_type::NS) {
+        write_ns_set(an);
+        write_glue();
+      } else if (qtype == rr_type::A) {
+        write_a(all, zone_.web_ipv4, zone_.answer_ttl);
+      } else if (qtype == rr_type::AAAA) {
+        write_aaaa(all, zone_.web_ipv6, zone_.answer_ttl);
+      }
+      break;
+    case Node::nameserver:
+      if (qtype == rr_type::A || (any && !plan.nameserver->ipv4.empty())) {
+        write_a(all, plan.nameserver->ipv4, zone_.zone_ttl);
+      } else if (qtype == rr_type::AAAA || any) {
+        write_aaaa(all, plan.nameserver->ipv6, zone_.zone_ttl);
+      }
+      break;
+    case Node::sub_ns_host:
+      if (plan.sub == &v4_ && (qtype == rr_type::A || any)) write_a(all, ns_ipv4_, zone_.zone_ttl);
+      if (plan.sub == &v6_ && (qtype == rr_type::AAAA || any)) write_aaaa(all, ns_ipv6_, zone_.zone_ttl);
+      break;
+    case Node::whoami: {
+      // TTL 0: the answer is about the asker and must not be cached for anyone else.
+      const store::IpAddress& who = context.remote;
+      if (qtype == rr_type::A && who.family == 4) {
+        rr.begin(all, rr_type::A, 0);
+        w.bytes(who.bytes.data(), 4);
+        rr.end();
+        ++an;
+      } else if (qtype == rr_type::AAAA && who.family == 6) {
+        rr.begin(all, rr_type::AAAA, 0);
+        w.bytes(who.bytes.data(), 16);
+        rr.end();
+        ++an;
+      } else if (qtype == rr_type::TXT || any) {
+        char text[128];
+        char address[64];
+        const size_t address_length = who.to_text(address);
+        int n = std::snprintf(text, sizeof text, "resolver=%.*s port=%u transport=%s", static_cast<int>(address_length),
+                              address, static_cast<unsigned>(context.remote_port), store::to_string(context.transport));
+        rr.begin(all, rr_type::TXT, 0);
+        w.u8(static_cast<uint8_t>(n));
+        w.bytes(reinterpret_cast<const uint8_t*>(text), static_cast<size_t>(n));
+        if (q.edns.has_client_subnet) {
+          const dns::ClientSubnet& s = q.edns.client_subnet;
+          store::IpAddress subnet;
+          subnet.family = s.family == 2 ? 6 : 4;
+          subnet.bytes = s.address;
+          const size_t subnet_length = subnet.to_text(address);
+          n = std::snprintf(text, sizeof text, "ecs=%.*s/%u", static_cast<int>(subnet_length), address,
+                            static_cast<unsigned>(s.source_prefix));
+          w.u8(static_cast<uint8_t>(n));
+          w.bytes(reinterpret_cast<const uint8_t*>(text), static_cast<size_t>(n));
+        }
+        rr.end();
+        ++an;
+      }
+      break;
+    }
+    case Node::test_name:
+      if (qtype == rr_type::A || (any && !zone_.web_ipv4.empty())) {
+        write_a(all, zone_.web_ipv4, zone_.answer_ttl);
+      } else if (qtype == rr_type::AAAA || any) {
+        write_aaaa(all, zone_.web_ipv6, zone_.answer_ttl);
+      }
+      break;
+    case Node::none: break;
+  }
+  if (an == 0) {  // NODATA: the SOA tells the resolver how long to cache the absence
+    write_soa(zone_.negative_ttl);
+    ++ns;
+  }
+}
+
+ResponseResult Responder::respond(std::span<const std::byte> packet, const QueryContext& context,
+                                  std::span<std::byte> out, store::ResolverObservation& observation) const noexcept {
+  dns::Query q;
+  const dns::QueryParseStatus status = dns::parse_query(packet, q);
+  ResponseResult result;
+  switch (status) {
+    case dns::QueryParseStatus::drop_too_short: result.outcome = Outcome::drop_too_short; return result;
+    case dns::QueryParseStatus::drop_is_response: result.outcome = Outcome::drop_is_response; return result;
+    default: break;
+  }
+  if (out.size() < dns::kHeaderSize) {
+    result.outcome = Outcome::drop_no_room;
+    return result;
+  }
+
+  Plan plan;
+  if (status == dns::QueryParseStatus::format_error) {
+    plan.rcode = dns::rcode::FORMERR;
+    plan.outcome = Outcome::formerr;
+  } else if (status == dns::QueryParseStatus::not_implemented) {
+    plan.rcode = dns::rcode::NOTIMP;
+    plan.outcome = Outcome::notimp;
+  } else if (q.edns.present && q.edns.version != 0) {
+    plan.outcome = Outcome::badvers;  // rcode 16 goes in the OPT's extended bits
+  } else if ((q.qclass != dns::kClassIN && q.qclass != dns::kClassANY) || !q.qname.ends_with(zone_.apex) ||
+             q.qtype == rr_type::AXFR || q.qtype == rr_type::IXFR) {
+    plan.rcode = dns::rcode::REFUSED;
+    plan.outcome = Outcome::refused;
+  } else {
+    plan_in_zone(q, context, plan, observation);
+  }
+  const bool answered = plan.outcome != Outcome::formerr && plan.outcome != Outcome::notimp &&
+                        plan.outcome != Outcome::badvers && plan.outcome != Outcome::refused;
+  // A malformed query's EDNS cannot be trusted; everything else gets OPT back if it sent one
+  // (RFC 6891 7).
+  const bool with_opt = q.edns.present && plan.outcome != Outcome::formerr && plan.outcome != Outcome::notimp;
+
+  WireWriter w(out);
+  if (context.transport == store::Transport::udp) {
+    size_t limit = kMinUdpPayload;
+    if (q.edns.present && q.edns.udp_payload_size > limit) limit = q.edns.udp_payload_size;
+    if (limit > zone_.max_udp_payload) limit = std::max<size_t>(zone_.max_udp_payload, kMinUdpPayload);
+    w.limit(limit);
+  }
+  uint16_t flags = static_cast<uint16_t>(dns::flag::QR | (q.header.flags & 0x7800) |  // opcode
+                                         (q.header.flags & dns::flag::RD));
+  if (answered && plan.authoritative) flags |= dns::flag::AA;
+  if (plan.force_truncation) flags |= dns::flag::TC;
+  flags |= plan.rcode & 0x0F;
+  w.u16(q.header.id);
+  w.u16(flags);
+  w.u16(q.question_parsed ? 1 : 0);
+  w.u32(0);  // ancount, nscount: patched below
+  w.u16(0);  // arcount
+  if (q.question_parsed) {
+    w.bytes(q.qname.wire().data(), q.qname.length());
+    w.u16(q.qtype);
+    w.u16(q.qclass);
+  }
+  const size_t question_end = w.size();
+  uint16_t an = 0, ns = 0, ar = 0;
+  if (answered && !plan.force_truncation) write_answer(q, context, plan, w, an, ns, ar);
+
+  auto write_opt = [&]() {
+    if (!with_opt) return;
+    w.u8(0);  // root owner
+    w.u16(rr_type::OPT);
+    w.u16(zone_.max_udp_payload);
+    const uint32_t extended_rcode = plan.outcome == Outcome::badvers ? (dns::rcode::BADVERS >> 4) : 0;
+    w.u32(extended_rcode << 24);  // version 0, DO clear: we sign nothing
+    const size_t rdlength_at = w.size();
+    w.u16(0);
+    if (q.edns.has_client_subnet) {
+      // RFC 7871 7.2.1: echo family, source prefix and address; the scope says how far the answer
+      // depends on the subnet: whoami's TXT carries it, everything else is the same for all.
+      const dns::ClientSubnet& s = q.edns.client_subnet;
+      const size_t octets = (s.source_prefix + 7u) / 8u;
+      const bool whoami = q.qname.label_count() > 0 && label_is(q.qname.label(0), "whoami");
+      w.u16(dns::edns_option::CLIENT_SUBNET);
+      w.u16(static_cast<uint16_t>(4 + octets));
+      w.u16(s.family);
+      w.u8(s.source_prefix);
+      w.u8(whoami ? s.source_prefix : 0);
+      w.bytes(s.address.data(), octets);
+    }
+    w.patch_u16(rdlength_at, static_cast<uint16_t>(w.size() - rdlength_at - 2));
+    ++ar;
+  };
+  write_opt();
+
+  if (!w.ok()) {
+    // Did not fit the UDP payload size: an empty answer with TC set sends the resolver to TCP.
+    w.rewind(question_end);
+    an = ns = ar = 0;
+    flags |= dns::flag::TC;
+    w.patch_u16(2, flags);
+    plan.outcome = Outcome::truncated_size;
+    write_opt();
+    if (!w.ok()) {
+      w.rewind(question_end);
+      ar = 0;
+    }
+  }
+  w.patch_u16(6, an);
+  w.patch_u16(8, ns);
+  w.patch_u16(10, ar);
+  result.length = w.size();
+  result.outcome = plan.outcome;
+
+  if (plan.observe) {
+    observation.sub_zone = plan.sub == &v4_    ? store::SubZone::v4
+                           : plan.sub == &v6_  ? store::SubZone::v6
+                           : plan.sub == &tcp_ ? store::SubZone::tcp
+                                               : store::SubZone::none;
+    observation.time_ms = context.now_ms;
+    observation.resolver = context.remote;
+    observation.resolver_port = context.remote_port;
+    observation.transport = context.transport;
+    observation.qtype = q.qtype;
+    observation.answer = plan.outcome == Outcome::referral ? store::AnswerKind::referral
+                         : (flags & dns::flag::TC) != 0    ? store::AnswerKind::truncated
+                         : an == 0                         ? store::AnswerKind::nodata
+                                                           : store::AnswerKind::answer;
+    observation.edns = q.edns.present;
+    observation.edns_payload_size = q.edns.udp_payload_size;
+    observation.dnssec_ok = q.edns.dnssec_ok;
+    observation.cookie = q.edns.has_cookie;
+    observation.has_client_subnet = q.edns.has_client_subnet;
+    observation.client_subnet = q.edns.client_subnet;
+    observation.qname = q.qname;
+    result.observed = true;
+  }
+  if (result.outcome == Outcome::answer && an == 0 && plan.rcode == dns::rcode::NOERROR) {
+    result.outcome = Outcome::nodata;
+  }
+  return result;
+}
+
+}  // namespace dnsleak::auth

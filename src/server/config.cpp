@@ -1,0 +1,270 @@
+#include "server/config.h"
+
+#include <arpa/inet.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace dnsleak::server {
+namespace {
+
+constexpr size_t kMinSecretLength = 16;
+
+std::string where(const toml::node& node) {
+  const auto& s = node.source().begin;
+  return " (line " + std::to_string(s.line) + ")";
+}
+
+std::string get_string(const toml::node& node, const std::string& key) {
+  if (const auto v = node.value<std::string>()) return *v;
+  throw ConfigError("config: '" + key + "' must be a string" + where(node));
+}
+
+int64_t get_integer(const toml::node& node, const std::string& key) {
+  if (const auto v = node.value<int64_t>(); v && node.is_integer()) return *v;
+  throw ConfigError("config: '" + key + "' must be an integer" + where(node));
+}
+
+std::vector<std::string> get_strings(const toml::node& node, const std::string& key) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr) throw ConfigError("config: '" + key + "' must be an array of strings" + where(node));
+  std::vector<std::string> out;
+  for (const toml::node& item : *array) out.push_back(get_string(item, key));
+  return out;
+}
+
+void read_section(const toml::table& table, const std::string& prefix, RawSettings& raw);
+
+int64_t in_range(const std::optional<int64_t>& value, int64_t fallback, int64_t low, int64_t high,
+                 const std::string& name) {
+  const int64_t v = value.value_or(fallback);
+  if (v < low || v > high) {
+    throw ConfigError(name + ": " + std::to_string(v) + " is out of range (" + std::to_string(low) + " to " +
+                      std::to_string(high) + ")");
+  }
+  return v;
+}
+
+dns::DnsName parse_name(const std::string& text, const std::string& name) {
+  dns::DnsName out;
+  if (text.empty() || !out.from_text(text) || out.label_count() == 0) {
+    throw ConfigError(name + ": '" + text + "' is not a valid domain name");
+  }
+  return out.lowercased();
+}
+
+void add_address(const std::string& text, std::vector<auth::Ipv4Bytes>& v4, std::vector<auth::Ipv6Bytes>& v6,
+                 const std::string& name) {
+  auth::Ipv4Bytes a4;
+  auth::Ipv6Bytes a6;
+  if (inet_pton(AF_INET, text.c_str(), a4.data()) == 1)
+    v4.push_back(a4);
+  else if (inet_pton(AF_INET6, text.c_str(), a6.data()) == 1)
+    v6.push_back(a6);
+  else
+    throw ConfigError(name + ": '" + text + "' is not an IPv4 or IPv6 address");
+}
+
+}  // namespace
+
+namespace {
+void read_section(const toml::table& table, const std::string& prefix, RawSettings& raw) {
+  for (const auto& [key_view, node] : table) {
+    const std::string key = prefix + std::string(key_view.str());
+    if (key == "zone")
+      raw.zone = get_string(node, key);
+    else if (key == "node_id")
+      raw.node_id = get_string(node, key);
+    else if (key == "dns_listen")
+      raw.dns_listen = get_strings(node, key);
+    else if (key == "web_address")
+      raw.web_address = get_strings(node, key);
+    else if (key == "secret_file")
+      raw.secret_file = get_string(node, key);
+    else if (key == "observations_log")
+      raw.observations_log = get_string(node, key);
+    else if (key == "contact")
+      raw.contact = get_string(node, key);
+    else if (key == "udp_workers")
+      raw.udp_workers = get_integer(node, key);
+    else if (key == "token_max_age")
+      raw.token_max_age = get_integer(node, key);
+    else if (key == "answer_ttl")
+      raw.answer_ttl = get_integer(node, key);
+    else if (key == "negative_ttl")
+      raw.negative_ttl = get_integer(node, key);
+    else if (key == "store.max_observations")
+      raw.store_max_observations = get_integer(node, key);
+    else if (key == "store.max_age")
+      raw.store_max_age = get_integer(node, key);
+    else if (key == "tcp.max_connections")
+      raw.tcp_max_connections = get_integer(node, key);
+    else if (key == "tcp.idle_timeout_ms")
+      raw.tcp_idle_timeout = get_integer(node, key);
+    else if ((key == "store" || key == "tcp") && node.is_table())
+      read_section(*node.as_table(), key + ".", raw);
+    else if (key == "nameserver" && node.is_array()) {
+      raw.nameserver.clear();
+      for (const toml::node& item : *node.as_array()) {
+        const toml::table* ns = item.as_table();
+        if (ns == nullptr) throw ConfigError("config: [[nameserver]] entries must be tables" + where(item));
+        std::string name, addresses;
+        for (const auto& [k, v] : *ns) {
+          if (k.str() == "name")
+            name = get_string(v, "nameserver.name");
+          else if (k.str() == "addresses") {
+            for (const std::string& a : get_strings(v, "nameserver.addresses"))
+              addresses += (addresses.empty() ? "" : ",") + a;
+          } else {
+            throw ConfigError("config: unknown key 'nameserver." + std::string(k.str()) + "'" + where(v));
+          }
+        }
+        if (name.empty()) throw ConfigError("config: a [[nameserver]] entry has no 'name'" + where(item));
+        raw.nameserver.push_back(name + "=" + addresses);
+      }
+    } else {
+      throw ConfigError("config: unknown key '" + key + "'" + where(node));
+    }
+  }
+}
+}  // namespace
+
+RawSettings read_config_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw ConfigError("config: cannot read '" + path + "'");
+  std::stringstream text;
+  text << file.rdbuf();
+  toml::table table;
+  try {
+    table = toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    throw ConfigError("config: " + path + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " +
+                      std::string(e.description()));
+  }
+  RawSettings raw;
+  read_section(table, "", raw);
+  return raw;
+}
+
+RawSettings merge(RawSettings base, const RawSettings& over) {
+  auto take = [](auto& into, const auto& from) {
+    if (from) into = from;
+  };
+  auto take_list = [](std::vector<std::string>& into, const std::vector<std::string>& from) {
+    if (!from.empty()) into = from;
+  };
+  take(base.zone, over.zone);
+  take(base.node_id, over.node_id);
+  take_list(base.dns_listen, over.dns_listen);
+  take_list(base.web_address, over.web_address);
+  take_list(base.nameserver, over.nameserver);
+  take(base.secret_file, over.secret_file);
+  take(base.observations_log, over.observations_log);
+  take(base.contact, over.contact);
+  take(base.udp_workers, over.udp_workers);
+  take(base.store_max_observations, over.store_max_observations);
+  take(base.store_max_age, over.store_max_age);
+  take(base.tcp_max_connections, over.tcp_max_connections);
+  take(base.tcp_idle_timeout, over.tcp_idle_timeout);
+  take(base.token_max_age, over.token_max_age);
+  take(base.answer_ttl, over.answer_ttl);
+  take(base.negative_ttl, over.negative_ttl);
+  return base;
+}
+
+std::string read_secret_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ConfigError("secret_file: cannot read '" + path + "'");
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  if (secret.size() < kMinSecretLength) {
+    throw ConfigError("secret_file: '" + path + "' holds " + std::to_string(secret.size()) + " octets; at least " +
+                      std::to_string(kMinSecretLength) + " are needed (e.g. head -c 32 /dev/urandom | base64 > " +
+                      path + ")");
+  }
+  return secret;
+}
+
+ServerConfig resolve(const RawSettings& raw) {
+  ServerConfig config;
+  if (!raw.zone) throw ConfigError("zone: not set (--zone or 'zone' in the config file)");
+  config.zone.apex = parse_name(*raw.zone, "zone");
+
+  if (raw.web_address.empty()) {
+    throw ConfigError("web_address: not set (--web-address or 'web_address'); test names must point somewhere");
+  }
+  for (const std::string& a : raw.web_address)
+    add_address(a, config.zone.web_ipv4, config.zone.web_ipv6, "web_address");
+
+  for (const std::string& spec : raw.nameserver) {
+    const size_t eq = spec.find('=');
+    auth::NameServer ns;
+    ns.name = parse_name(spec.substr(0, eq), "nameserver");
+    if (eq != std::string::npos) {
+      std::stringstream list(spec.substr(eq + 1));
+      std::string address;
+      while (std::getline(list, address, ',')) {
+        if (!address.empty()) add_address(address, ns.ipv4, ns.ipv6, "nameserver " + spec.substr(0, eq));
+      }
+    }
+    const bool in_zone = ns.name.ends_with(config.zone.apex);
+    if (in_zone && ns.name.label_count() != config.zone.apex.label_count() + 1) {
+      throw ConfigError("nameserver: '" + spec.substr(0, eq) +
+                        "' must be one label below the zone apex (or outside the zone)");
+    }
+    if (in_zone && ns.ipv4.empty() && ns.ipv6.empty()) {
+      throw ConfigError("nameserver: '" + spec.substr(0, eq) +
+                        "' is in the zone and needs addresses (NAME=ADDR[,ADDR])");
+    }
+    config.zone.nameservers.push_back(ns);
+  }
+  if (config.zone.nameservers.empty()) {
+    // One host serving both DNS and HTTP: ns1.<zone> at the web addresses.
+    auth::NameServer ns;
+    ns.name = parse_name("ns1." + *raw.zone, "zone");
+    ns.ipv4 = config.zone.web_ipv4;
+    ns.ipv6 = config.zone.web_ipv6;
+    config.zone.nameservers.push_back(ns);
+  }
+  config.zone.soa_rname = parse_name(raw.contact.value_or("hostmaster." + *raw.zone), "contact");
+  config.zone.token_max_age_seconds =
+      static_cast<uint32_t>(in_range(raw.token_max_age, 86400, 60, 30 * 86400, "token_max_age"));
+  config.zone.answer_ttl = static_cast<uint32_t>(in_range(raw.answer_ttl, 300, 0, 86400, "answer_ttl"));
+  config.zone.negative_ttl = static_cast<uint32_t>(in_range(raw.negative_ttl, 60, 0, 86400, "negative_ttl"));
+
+  const std::vector<std::string> listen =
+      raw.dns_listen.empty() ? std::vector<std::string>{"0.0.0.0:53", "[::]:53"} : raw.dns_listen;
+  for (const std::string& text : listen) {
+    const auto address = auth::parse_socket_address(text);
+    if (!address) throw ConfigError("dns_listen: '" + text + "' is not ADDR:PORT (IPv6 as [ADDR]:PORT)");
+    config.dns.listen.push_back(*address);
+  }
+  config.dns.udp_workers = static_cast<unsigned>(in_range(raw.udp_workers, 1, 1, 64, "udp_workers"));
+  config.dns.tcp_max_connections =
+      static_cast<unsigned>(in_range(raw.tcp_max_connections, 256, 1, 65536, "tcp.max_connections"));
+  config.dns.tcp_idle_timeout_ms =
+      static_cast<int>(in_range(raw.tcp_idle_timeout, 10'000, 100, 600'000, "tcp.idle_timeout_ms"));
+  config.store_max_observations = static_cast<uint32_t>(
+      in_range(raw.store_max_observations, 1 << 20, 1024, int64_t{1} << 30, "store.max_observations"));
+  config.store_max_age_ms = 1000 * in_range(raw.store_max_age, 3600, 10, 30 * 86400, "store.max_age");
+
+  if (!raw.secret_file)
+    throw ConfigError("secret_file: not set (--secret-file or 'secret_file'); tokens need a secret");
+  config.secret = read_secret_file(*raw.secret_file);
+  config.node_id = raw.node_id.value_or("");
+  if (config.node_id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "dnsleakd");
+    config.node_id = host;
+  }
+  config.observations_log = raw.observations_log.value_or("");
+  return config;
+}
+
+}  // namespace dnsleak::server

@@ -1,0 +1,62 @@
+// dnsleakd's configuration: a TOML file and command-line flags, validated once at start into an
+// immutable ServerConfig.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "auth/dns_service.h"
+#include "auth/zone_config.h"
+
+namespace dnsleak::server {
+
+// A configuration problem, with a message naming the key or flag at fault.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Settings as given, before validation. Unset optionals keep the file's value or the default; the
+// flags are applied over the file.
+struct RawSettings {
+  std::optional<std::string> zone;
+  std::optional<std::string> node_id;
+  std::vector<std::string> dns_listen;
+  std::vector<std::string> web_address;
+  std::vector<std::string> nameserver;  // "NAME=ADDR[,ADDR...]"
+  std::optional<std::string> secret_file;
+  std::optional<std::string> observations_log;
+  std::optional<std::string> contact;
+  std::optional<int64_t> udp_workers;
+  std::optional<int64_t> store_max_observations;
+  std::optional<int64_t> store_max_age;
+  std::optional<int64_t> tcp_max_connections;
+  std::optional<int64_t> tcp_idle_timeout;
+  std::optional<int64_t> token_max_age;
+  std::optional<int64_t> answer_ttl;
+  std::optional<int64_t> negative_ttl;
+};
+
+struct ServerConfig {
+  auth::ZoneConfig zone;
+  auth::DnsServiceOptions dns;
+  std::string secret;
+  std::string node_id;
+  std::string observations_log;  // empty: none; "-": standard output
+  uint32_t store_max_observations = 1u << 20;
+  int64_t store_max_age_ms = 3'600'000;
+};
+
+// Reads a TOML file into settings. Unknown keys are errors (a typo must not pass silently).
+[[nodiscard]] RawSettings read_config_file(const std::string& path);
+// `over` wins where it sets something.
+[[nodiscard]] RawSettings merge(RawSettings base, const RawSettings& over);
+// Validates everything and reads the secret file.
+[[nodiscard]] ServerConfig resolve(const RawSettings& raw);
+// Reads and checks a secret file (at least 16 octets after trailing white space is cut).
+[[nodiscard]] std::string read_secret_file(const std::string& path);
+
+}  // namespace dnsleak::server

@@ -1,0 +1,104 @@
+// dnsleakd: parse the command line, run the server until SIGTERM/SIGINT, clean up.
+#include <signal.h>
+
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+#include "auth/dns_service.h"
+#include "auth/responder.h"
+#include "server/config.h"
+#include "server/server_options.h"
+#include "store/memory_store.h"
+#include "store/observation_log.h"
+#include "testname/test_token.h"
+
+namespace {
+
+using namespace dnsleak;
+
+int print_token(const server::TokenCommand& command) {
+  const testname::TokenAuthority authority(command.secret);
+  const testname::TestToken token = authority.issue(static_cast<uint32_t>(std::time(nullptr)));
+  if (command.probe.empty()) {
+    std::printf("%s\n", token.text().c_str());
+    return 0;
+  }
+  const auto probe =
+      testname::ProbeLabel::parse({reinterpret_cast<const uint8_t*>(command.probe.data()), command.probe.size()});
+  if (!probe) {
+    std::fprintf(stderr, "dnsleakd: --probe '%s' must be 1-8 characters of [a-z0-9]\n", command.probe.c_str());
+    return 2;
+  }
+  std::string zone = command.zone;
+  if (!zone.empty() && zone.back() == '.') zone.pop_back();
+  std::printf("%s-%.*s.%s\n", token.text().c_str(), static_cast<int>(probe->length), probe->chars.data(), zone.c_str());
+  return 0;
+}
+
+int serve(const server::ServerConfig& config) {
+  // Signals are taken synchronously by this thread; block them before any worker starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const testname::TokenAuthority tokens(config.secret, config.zone.token_max_age_seconds);
+  store::MemoryStoreOptions store_options;
+  store_options.capacity = config.store_max_observations;
+  store_options.max_age_ms = config.store_max_age_ms;
+  store_options.zone = config.zone.apex;
+  store::MemoryStore memory_store(std::move(store_options));
+  std::unique_ptr<store::ObservationLog> log;
+  std::vector<store::ObservationSink*> sinks{&memory_store};
+  if (!config.observations_log.empty()) {
+    log = std::make_unique<store::ObservationLog>(config.observations_log, config.node_id);
+    sinks.push_back(log.get());
+  }
+  const auth::Responder responder(config.zone, tokens);
+  auth::DnsService service(config.dns, responder, sinks);
+  service.start();
+  std::string where;
+  for (const auth::SocketAddress& a : service.bound()) {
+    if (!where.empty()) where += ' ';
+    where += a.to_string();
+  }
+  std::fprintf(stderr, "dnsleakd: serving %s on udp+tcp %s (node %s)\n", config.zone.apex.to_text().c_str(),
+               where.c_str(), config.node_id.c_str());
+
+  while (true) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal == SIGUSR1) {
+      std::fprintf(stderr, "dnsleakd: counters %s\n", auth::to_json(service.counters()).c_str());
+      continue;
+    }
+    break;
+  }
+  service.stop();
+  const store::StoreStats s = memory_store.stats();
+  std::fprintf(stderr, "dnsleakd: stopped; counters %s; store held=%llu recorded=%llu evicted=%llu\n",
+               auth::to_json(service.counters()).c_str(), static_cast<unsigned long long>(s.held),
+               static_cast<unsigned long long>(s.recorded),
+               static_cast<unsigned long long>(s.evicted_capacity + s.evicted_expired));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const server::Command command = server::parse_command_line(argc, argv);
+    if (const auto* exit = std::get_if<server::ExitCommand>(&command)) return exit->code;
+    if (const auto* token = std::get_if<server::TokenCommand>(&command)) return print_token(*token);
+    return serve(server::resolve(std::get<server::ServeCommand>(command).settings));
+  } catch (const server::ConfigError& e) {
+    std::fprintf(stderr, "dnsleakd: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dnsleakd: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,82 @@
+#include "server/server_options.h"
+
+#include <CLI/CLI.hpp>
+
+namespace dnsleak::server {
+namespace {
+
+void add_int(CLI::App& app, const std::string& flag, std::optional<int64_t>& into, const std::string& help) {
+  app.add_option_function<int64_t>(
+      flag, [&into](const int64_t& v) { into = v; }, help);
+}
+
+}  // namespace
+
+Command parse_command_line(int argc, char** argv) {
+  CLI::App app{
+      "dnsleakd: the authoritative DNS server of a DNS leak test. It serves one test zone and records\n"
+      "which recursive resolver asks for each unique test name (<token>-<probe>.<zone>).\n"
+      "Settings come from --config (TOML) and the flags below; a flag wins over the file."};
+  app.set_version_flag("--version", "dnsleakd 0.1.0");
+  std::string config_file;
+  RawSettings flags;
+  app.add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  app.add_option_function<std::string>(
+      "--zone", [&](const std::string& v) { flags.zone = v; }, "the test zone, e.g. leak.example.org");
+  app.add_option("--dns-listen", flags.dns_listen,
+                 "ADDR:PORT for UDP and TCP, repeatable ([ADDR]:PORT for IPv6; port 0 = any free port)"
+                 " [default: 0.0.0.0:53 and [::]:53]");
+  app.add_option("--web-address", flags.web_address,
+                 "address that the apex and test names resolve to (the web server), repeatable");
+  app.add_option("--nameserver", flags.nameserver,
+                 "NAME=ADDR[,ADDR] a name server of the zone with its addresses, repeatable"
+                 " [default: ns1.<zone> at the web addresses]");
+  app.add_option_function<std::string>(
+      "--secret-file", [&](const std::string& v) { flags.secret_file = v; },
+      "file holding the token secret shared by all nodes (>= 16 octets)");
+  app.add_option_function<std::string>(
+      "--observations-log", [&](const std::string& v) { flags.observations_log = v; },
+      "append every observation as a JSON line to FILE ('-' = stdout)");
+  app.add_option_function<std::string>(
+      "--node-id", [&](const std::string& v) { flags.node_id = v; },
+      "this node's name in observations [default: host name]");
+  add_int(app, "--udp-workers", flags.udp_workers, "UDP worker threads [default: 1]");
+  add_int(app, "--store-max-observations", flags.store_max_observations,
+          "observations held in memory at most; the oldest go first [default: 1048576]");
+  add_int(app, "--store-max-age", flags.store_max_age, "seconds an observation is kept [default: 3600]");
+  add_int(app, "--tcp-max-connections", flags.tcp_max_connections, "open TCP connections at most [default: 256]");
+  add_int(app, "--tcp-idle-timeout-ms", flags.tcp_idle_timeout,
+          "close TCP connections idle (or stalled mid-message) this long [default: 10000]");
+  add_int(app, "--token-max-age", flags.token_max_age, "seconds a test token stays valid [default: 86400]");
+
+  CLI::App* token = app.add_subcommand("token", "print a fresh valid test token for the configured secret");
+  std::string token_config, token_secret, token_probe;
+  token->add_option("--config", token_config, "TOML configuration file (its secret_file and zone)")
+      ->check(CLI::ExistingFile);
+  token->add_option("--secret-file", token_secret, "file holding the token secret");
+  token->add_option("--probe", token_probe, "also print the test name <token>-<probe>.<zone> (1-8 of [a-z0-9])");
+  std::string token_zone;
+  token->add_option("--zone", token_zone, "zone for the test name [default: the config's zone]");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return ExitCommand{app.exit(e)};
+  }
+
+  if (*token) {
+    RawSettings file = token_config.empty() ? RawSettings{} : read_config_file(token_config);
+    const std::string secret_path = !token_secret.empty() ? token_secret : file.secret_file.value_or("");
+    if (secret_path.empty()) throw ConfigError("token: give --secret-file or --config with secret_file");
+    TokenCommand command;
+    command.secret = read_secret_file(secret_path);
+    command.zone = !token_zone.empty() ? token_zone : file.zone.value_or("");
+    command.probe = token_probe;
+    if (!command.probe.empty() && command.zone.empty()) throw ConfigError("token: --probe needs --zone or --config");
+    return command;
+  }
+  RawSettings settings = config_file.empty() ? RawSettings{} : read_config_file(config_file);
+  return ServeCommand{merge(std::move(settings), flags)};
+}
+
+}  // namespace dnsleak::server

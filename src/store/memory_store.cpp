@@ -1,0 +1,285 @@
+#include "store/memory_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace dnsleak::store {
+
+// Packed: 70 octets. The fields a verdict needs, nothing else.
+#pragma pack(push, 1)
+struct MemoryStore::Record {
+  uint8_t token[testname::kTokenRawSize];
+  uint8_t time_ms[6];  // Unix milliseconds, 48 bits (good until year 10889)
+  uint8_t resolver[16];
+  uint16_t resolver_port;
+  uint16_t qtype;
+  uint16_t edns_payload_size;
+  uint8_t flags;                          // see kFlag*
+  uint8_t kinds;                          // sub-zone (low 4 bits), answer kind (high 4 bits)
+  char probe[testname::kMaxProbeLength];  // NUL-padded
+  uint64_t case_bits;
+  uint32_t prev;  // ring position + 1 of the previous record of the same test, 0 = none
+};
+#pragma pack(pop)
+
+struct MemoryStore::SubnetEntry {
+  uint64_t seq;
+  dns::ClientSubnet subnet;
+};
+
+namespace {
+
+constexpr uint8_t kFlagIpv6 = 1;
+constexpr uint8_t kFlagTcp = 2;
+constexpr uint8_t kFlagEdns = 4;
+constexpr uint8_t kFlagDnssecOk = 8;
+constexpr uint8_t kFlagCookie = 16;
+constexpr uint8_t kFlagSubnet = 32;
+constexpr uint8_t kFlagCaseBeyond = 64;
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t load_time(const uint8_t* p) noexcept {
+  uint64_t v = 0;
+  for (int i = 0; i < 6; ++i) v = (v << 8) | p[i];
+  return static_cast<int64_t>(v);
+}
+
+void store_time(uint8_t* p, int64_t t) noexcept {
+  const auto v = static_cast<uint64_t>(t < 0 ? 0 : t);
+  for (int i = 5; i >= 0; --i) p[5 - i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+size_t hash_id(const testname::TestId& id) noexcept {
+  // Test ids are random (getrandom) and MAC-checked before they reach the store, so their octets
+  // are already uniform; a multiply spreads them over the table's low bits.
+  uint64_t v;
+  std::memcpy(&v, id.data(), sizeof v);
+  return static_cast<size_t>((v * 0x9E3779B97F4A7C15ULL) >> 17);
+}
+
+template <typename T>
+T* reserve_zeroed(size_t count) {
+  // calloc of a large block maps fresh zero pages without touching them.
+  void* p = std::calloc(count, sizeof(T));
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+
+size_t index_slots_for(size_t capacity) noexcept {
+  size_t slots = 1024;
+  while (slots < capacity + capacity / 3) slots <<= 1;  // load factor at most 0.75
+  return slots;
+}
+
+}  // namespace
+
+void MemoryStore::FreeDeleter::operator()(void* p) const noexcept { std::free(p); }
+
+size_t MemoryStore::record_size() noexcept { return sizeof(Record); }
+
+MemoryStore::MemoryStore(MemoryStoreOptions options) : options_(std::move(options)) {
+  if (options_.capacity == 0) options_.capacity = 1;
+  if (!options_.now_ms) options_.now_ms = system_now_ms;
+  const size_t slots = index_slots_for(options_.capacity);
+  records_.reset(reserve_zeroed<Record>(options_.capacity));
+  index_.reset(reserve_zeroed<uint32_t>(slots));
+  index_mask_ = slots - 1;
+  subnets_.reset(reserve_zeroed<SubnetEntry>(options_.capacity));
+  stats_.capacity = options_.capacity;
+  stats_.reserved_bytes = options_.capacity * (sizeof(Record) + sizeof(SubnetEntry)) + slots * sizeof(uint32_t);
+}
+
+MemoryStore::~MemoryStore() = default;
+
+uint32_t MemoryStore::position_of_seq(uint64_t seq) const noexcept {
+  return static_cast<uint32_t>(seq % options_.capacity);
+}
+
+uint64_t MemoryStore::seq_of(uint32_t position) const noexcept {
+  const uint32_t tail_pos = position_of_seq(tail_seq_);
+  const uint64_t distance = (position + options_.capacity - tail_pos) % options_.capacity;
+  return tail_seq_ + distance;
+}
+
+bool MemoryStore::is_live_and_older(uint32_t position, uint64_t than_seq) const noexcept {
+  if (head_seq_ == tail_seq_) return false;
+  const uint64_t seq = seq_of(position);
+  return seq < head_seq_ && seq < than_seq;
+}
+
+size_t MemoryStore::find_slot(const testname::TestId& id) const noexcept {
+  for (size_t slot = hash_id(id) & index_mask_;; slot = (slot + 1) & index_mask_) {
+    const uint32_t v = index_[slot];
+    if (v == 0) return slot;
+    if (std::memcmp(records_[v - 1].token, id.data(), id.size()) == 0) return slot;
+  }
+}
+
+void MemoryStore::erase_slot(size_t slot) noexcept {
+  // Backward-shift deletion keeps linear probing correct without tombstones.
+  size_t hole = slot;
+  for (size_t next = (hole + 1) & index_mask_; index_[next] != 0; next = (next + 1) & index_mask_) {
+    testname::TestId id;
+    std::memcpy(id.data(), records_[index_[next] - 1].token, id.size());
+    const size_t home = hash_id(id) & index_mask_;
+    // Move the entry into the hole unless its home lies cyclically in (hole, next].
+    const bool home_after_hole = ((next - home) & index_mask_) < ((next - hole) & index_mask_);
+    if (!home_after_hole) {
+      index_[hole] = index_[next];
+      hole = next;
+    }
+  }
+  index_[hole] = 0;
+}
+
+void MemoryStore::evict_oldest() noexcept {
+  const uint32_t position = position_of_seq(tail_seq_);
+  testname::TestId id;
+  std::memcpy(id.data(), records_[position].token, id.size());
+  const size_t slot = find_slot(id);
+  // The oldest record is the last of its test when the index still points at it.
+  if (index_[slot] == position + 1) erase_slot(slot);
+  ++tail_seq_;
+  while (subnet_tail_ < subnet_head_ && subnets_[subnet_tail_ % options_.capacity].seq < tail_seq_) {
+    ++subnet_tail_;
+  }
+}
+
+void MemoryStore::evict_expired(int64_t now_ms) noexcept {
+  while (tail_seq_ < head_seq_ &&
+         load_time(records_[position_of_seq(tail_seq_)].time_ms) < now_ms - options_.max_age_ms) {
+    evict_oldest();
+    ++stats_.evicted_expired;
+  }
+}
+
+void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
+  std::lock_guard lock(mutex_);
+  evict_expired(options_.now_ms());
+  for (const ResolverObservation& o : batch) {
+    if (head_seq_ - tail_seq_ == options_.capacity) {
+      evict_oldest();
+      ++stats_.evicted_capacity;
+    }
+    const uint32_t position = position_of_seq(head_seq_);
+    Record& r = records_[position];
+    std::memcpy(r.token, o.token.raw.data(), sizeof r.token);
+    store_time(r.time_ms, o.time_ms);
+    std::memcpy(r.resolver, o.resolver.bytes.data(), sizeof r.resolver);
+    r.resolver_port = o.resolver_port;
+    r.qtype = o.qtype;
+    r.edns_payload_size = o.edns_payload_size;
+    const CaseMask mask = case_mask_of(o.qname);
+    r.flags = static_cast<uint8_t>((o.resolver.family == 6 ? kFlagIpv6 : 0) |
+                                   (o.transport == Transport::tcp ? kFlagTcp : 0) | (o.edns ? kFlagEdns : 0) |
+                                   (o.dnssec_ok ? kFlagDnssecOk : 0) | (o.cookie ? kFlagCookie : 0) |
+                                   (o.has_client_subnet ? kFlagSubnet : 0) | (mask.beyond ? kFlagCaseBeyond : 0));
+    r.kinds = static_cast<uint8_t>(static_cast<uint8_t>(o.sub_zone) | (static_cast<uint8_t>(o.answer) << 4));
+    std::memset(r.probe, 0, sizeof r.probe);
+    std::memcpy(r.probe, o.probe.chars.data(), o.probe.length);
+    r.case_bits = mask.bits;
+
+    const testname::TestId id = o.token.test_id();
+    const size_t slot = find_slot(id);
+    r.prev = index_[slot];  // slot holds the newest record of this test, or 0
+    index_[slot] = position + 1;
+    if (o.has_client_subnet) {
+      subnets_[subnet_head_ % options_.capacity] = SubnetEntry{head_seq_, o.client_subnet};
+      ++subnet_head_;
+    }
+    ++head_seq_;
+    ++stats_.recorded;
+  }
+}
+
+ResolverObservation MemoryStore::restore(uint32_t position) const {
+  const Record& r = records_[position];
+  ResolverObservation o;
+  std::memcpy(o.token.raw.data(), r.token, sizeof r.token);
+  o.time_ms = load_time(r.time_ms);
+  o.resolver.family = (r.flags & kFlagIpv6) ? 6 : 4;
+  std::memcpy(o.resolver.bytes.data(), r.resolver, sizeof r.resolver);
+  o.resolver_port = r.resolver_port;
+  o.qtype = r.qtype;
+  o.edns_payload_size = r.edns_payload_size;
+  o.transport = (r.flags & kFlagTcp) ? Transport::tcp : Transport::udp;
+  o.edns = (r.flags & kFlagEdns) != 0;
+  o.dnssec_ok = (r.flags & kFlagDnssecOk) != 0;
+  o.cookie = (r.flags & kFlagCookie) != 0;
+  o.sub_zone = static_cast<SubZone>(r.kinds & 0x0F);
+  o.answer = static_cast<AnswerKind>(r.kinds >> 4);
+  while (o.probe.length < testname::kMaxProbeLength && r.probe[o.probe.length] != '\0') {
+    o.probe.chars[o.probe.length] = r.probe[o.probe.length];
+    ++o.probe.length;
+  }
+  if (r.flags & kFlagSubnet) {
+    // The side ring is ordered by sequence number: binary search for this record's.
+    const uint64_t seq = seq_of(position);
+    uint64_t lo = subnet_tail_, hi = subnet_head_;
+    while (lo < hi) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      if (subnets_[mid % options_.capacity].seq < seq)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < subnet_head_ && subnets_[lo % options_.capacity].seq == seq) {
+      o.has_client_subnet = true;
+      o.client_subnet = subnets_[lo % options_.capacity].subnet;
+    }
+  }
+  // The qname: `<token>-<probe>[.sub-zone].<zone>`, lowercase, then the recorded case applied.
+  std::array<uint8_t, testname::kTokenTextSize + 1 + testname::kMaxProbeLength> first{};
+  o.token.write_text(
+      std::span<char, testname::kTokenTextSize>(reinterpret_cast<char*>(first.data()), testname::kTokenTextSize));
+  first[testname::kTokenTextSize] = '-';
+  std::memcpy(first.data() + testname::kTokenTextSize + 1, o.probe.chars.data(), o.probe.length);
+  dns::DnsName name;
+  bool ok = name.append_label({first.data(), testname::kTokenTextSize + 1 + o.probe.length});
+  if (o.sub_zone != SubZone::none) {
+    const char* sub = to_string(o.sub_zone);
+    ok = ok && name.append_label({reinterpret_cast<const uint8_t*>(sub), std::strlen(sub)});
+  }
+  for (size_t l = 0; l < options_.zone.label_count(); ++l) ok = ok && name.append_label(options_.zone.label(l));
+  if (ok) {
+    apply_case_mask(name, CaseMask{r.case_bits, (r.flags & kFlagCaseBeyond) != 0});
+    o.qname = name;
+  }
+  return o;
+}
+
+std::vector<ResolverObservation> MemoryStore::observations_of(const testname::TestId& id) const {
+  std::vector<ResolverObservation> out;
+  std::lock_guard lock(mutex_);
+  const int64_t oldest_allowed = options_.now_ms() - options_.max_age_ms;
+  const size_t slot = find_slot(id);
+  uint32_t link = index_[slot];
+  uint64_t newer_than = head_seq_;
+  while (link != 0) {
+    const uint32_t position = link - 1;
+    if (!is_live_and_older(position, newer_than)) break;
+    const Record& r = records_[position];
+    if (std::memcmp(r.token, id.data(), id.size()) != 0) break;
+    if (load_time(r.time_ms) >= oldest_allowed) out.push_back(restore(position));
+    newer_than = seq_of(position);
+    link = r.prev;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+StoreStats MemoryStore::stats() const noexcept {
+  std::lock_guard lock(mutex_);
+  StoreStats s = stats_;
+  s.held = head_seq_ - tail_seq_;
+  return s;
+}
+
+}  // namespace dnsleak::store

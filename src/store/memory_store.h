@@ -1,0 +1,86 @@
+// The in-memory observation store: bounded, expiring, oldest evicted first.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "store/observation.h"
+
+namespace dnsleak::store {
+
+struct StoreStats {
+  uint64_t held = 0;              // observations in the store now
+  uint64_t recorded = 0;          // observations ever recorded
+  uint64_t evicted_expired = 0;   // dropped because older than the maximum age
+  uint64_t evicted_capacity = 0;  // dropped, oldest first, to make room
+  uint64_t capacity = 0;          // most observations held at once
+  uint64_t reserved_bytes = 0;    // address space reserved (touched only as the store fills)
+};
+
+// Read side of a store; the API reads through it. Implementations are thread-safe.
+class ObservationStore : public ObservationSink {
+ public:
+  // Every observation of `id` still held, oldest first, qname restored in the case received.
+  [[nodiscard]] virtual std::vector<ResolverObservation> observations_of(const testname::TestId& id) const = 0;
+  [[nodiscard]] virtual StoreStats stats() const noexcept = 0;
+};
+
+struct MemoryStoreOptions {
+  uint32_t capacity = 1u << 20;     // observations held at most
+  int64_t max_age_ms = 3'600'000;   // observations older than this are gone
+  dns::DnsName zone;                // the apex, to restore qnames
+  std::function<int64_t()> now_ms;  // clock; defaults to the system clock
+};
+
+// Observations live in one ring in arrival order, so expiry and eviction both take from the tail.
+// Each record is ~70 bytes (the qname is kept as its 0x20 case mask, the rest of it follows from
+// the token, probe, sub-zone and zone); records of one test are chained newest to oldest, and an
+// open-addressing table maps a test id to its newest record. Memory is reserved up front but only
+// touched as records arrive, so the resident size grows with what is held.
+class MemoryStore final : public ObservationStore {
+ public:
+  explicit MemoryStore(MemoryStoreOptions options);
+  ~MemoryStore() override;
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+
+  void record(std::span<const ResolverObservation> batch) noexcept override;
+  [[nodiscard]] std::vector<ResolverObservation> observations_of(const testname::TestId& id) const override;
+  [[nodiscard]] StoreStats stats() const noexcept override;
+
+  // Bytes one observation takes in the ring and the index at full load (for the benchmark).
+  [[nodiscard]] static size_t record_size() noexcept;
+
+ private:
+  struct Record;
+  struct SubnetEntry;
+  struct FreeDeleter {
+    void operator()(void* p) const noexcept;
+  };
+
+  void evict_expired(int64_t now_ms) noexcept;
+  void evict_oldest() noexcept;
+  [[nodiscard]] uint32_t position_of_seq(uint64_t seq) const noexcept;
+  [[nodiscard]] bool is_live_and_older(uint32_t position, uint64_t than_seq) const noexcept;
+  [[nodiscard]] uint64_t seq_of(uint32_t position) const noexcept;
+  [[nodiscard]] size_t find_slot(const testname::TestId& id) const noexcept;
+  void erase_slot(size_t slot) noexcept;
+  [[nodiscard]] ResolverObservation restore(uint32_t position) const;
+
+  MemoryStoreOptions options_;
+  mutable std::mutex mutex_;
+  std::unique_ptr<Record[], FreeDeleter> records_;
+  std::unique_ptr<uint32_t[], FreeDeleter> index_;  // ring position + 1, 0 = empty
+  size_t index_mask_ = 0;
+  std::unique_ptr<SubnetEntry[], FreeDeleter> subnets_;  // ECS side ring, sequence ordered
+  uint64_t subnet_head_ = 0;
+  uint64_t subnet_tail_ = 0;
+  uint64_t head_seq_ = 0;  // sequence number of the next record
+  uint64_t tail_seq_ = 0;  // sequence number of the oldest live record
+  StoreStats stats_;
+};
+
+}  // namespace dnsleak::store

@@ -1,0 +1,83 @@
+#include "store/observation.h"
+
+#include <arpa/inet.h>
+
+namespace dnsleak::store {
+
+const char* to_string(Transport t) noexcept { return t == Transport::tcp ? "tcp" : "udp"; }
+
+const char* to_string(SubZone z) noexcept {
+  switch (z) {
+    case SubZone::v4: return "v4";
+    case SubZone::v6: return "v6";
+    case SubZone::tcp: return "tcp";
+    case SubZone::none: break;
+  }
+  return "";
+}
+
+const char* to_string(AnswerKind a) noexcept {
+  switch (a) {
+    case AnswerKind::nodata: return "nodata";
+    case AnswerKind::referral: return "referral";
+    case AnswerKind::truncated: return "truncated";
+    case AnswerKind::answer: break;
+  }
+  return "answer";
+}
+
+size_t IpAddress::to_text(std::span<char> out) const noexcept {
+  if (out.size() < INET6_ADDRSTRLEN) return 0;
+  if (inet_ntop(family == 6 ? AF_INET6 : AF_INET, bytes.data(), out.data(), static_cast<socklen_t>(out.size())) ==
+      nullptr) {
+    return 0;
+  }
+  size_t n = 0;
+  while (out[n] != '\0') ++n;
+  return n;
+}
+
+std::string IpAddress::to_string() const {
+  std::array<char, INET6_ADDRSTRLEN> buffer{};
+  return std::string(buffer.data(), to_text(buffer));
+}
+
+CaseMask case_mask_of(const dns::DnsName& name) noexcept {
+  CaseMask mask;
+  size_t letter = 0;
+  for (size_t l = 0; l < name.label_count(); ++l) {
+    for (const uint8_t c : name.label(l)) {
+      const bool upper = c >= 'A' && c <= 'Z';
+      if (!upper && !(c >= 'a' && c <= 'z')) continue;
+      if (letter < 64) {
+        if (upper) mask.bits |= uint64_t{1} << letter;
+      } else if (upper) {
+        mask.beyond = true;
+      }
+      ++letter;
+    }
+  }
+  return mask;
+}
+
+void apply_case_mask(dns::DnsName& name, CaseMask mask) noexcept {
+  // DnsName exposes labels read-only; rebuild it label by label with the case applied.
+  dns::DnsName out;
+  size_t letter = 0;
+  for (size_t l = 0; l < name.label_count(); ++l) {
+    std::array<uint8_t, dns::kMaxLabelLength> label{};
+    const auto source = name.label(l);
+    for (size_t i = 0; i < source.size(); ++i) {
+      uint8_t c = source[i];
+      if (c >= 'a' && c <= 'z') {
+        if (letter < 64 && (mask.bits >> letter & 1u)) c = static_cast<uint8_t>(c & ~0x20);
+        ++letter;
+      }
+      label[i] = c;
+    }
+    if (!out.append_label({label.data(), source.size()})) return;
+  }
+  name = out;
+}
+
+}  // namespace dnsleak::store

@@ -1,0 +1,74 @@
+// What dnsleakd records for every query of a valid test name.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "dns/message.h"
+#include "dns/name.h"
+#include "testname/test_token.h"
+
+namespace dnsleak::store {
+
+enum class Transport : uint8_t { udp, tcp };
+// The label under the zone apex that picks a sub-zone: `v4.`, `v6.` or `tcp.` (see the responder).
+enum class SubZone : uint8_t { none, v4, v6, tcp };
+// What the responder did with the query.
+enum class AnswerKind : uint8_t { answer, nodata, referral, truncated };
+
+[[nodiscard]] const char* to_string(Transport) noexcept;
+[[nodiscard]] const char* to_string(SubZone) noexcept;
+[[nodiscard]] const char* to_string(AnswerKind) noexcept;
+
+struct IpAddress {
+  uint8_t family = 4;               // 4 or 6
+  std::array<uint8_t, 16> bytes{};  // IPv4 in the first 4 octets
+
+  [[nodiscard]] std::string to_string() const;
+  // Into a caller's buffer of at least 46 characters (INET6_ADDRSTRLEN); returns the length.
+  size_t to_text(std::span<char> out) const noexcept;
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+};
+
+// One query of a test name as seen by one node. Plain values, no pointers: it can be copied into
+// a batch and outlives the receive buffer.
+struct ResolverObservation {
+  testname::TestToken token;
+  testname::ProbeLabel probe;
+  SubZone sub_zone = SubZone::none;
+  int64_t time_ms = 0;  // Unix time, milliseconds
+  IpAddress resolver;
+  uint16_t resolver_port = 0;
+  Transport transport = Transport::udp;
+  uint16_t qtype = 0;
+  AnswerKind answer = AnswerKind::answer;
+  bool edns = false;
+  uint16_t edns_payload_size = 0;
+  bool dnssec_ok = false;
+  bool cookie = false;
+  bool has_client_subnet = false;
+  dns::ClientSubnet client_subnet;
+  dns::DnsName qname;  // as received, case included
+};
+
+// Bit i is set when the i-th ASCII letter of the name (in wire order) is uppercase: the 0x20
+// pattern a resolver applied. Letters past the 64th set `beyond` when any of them is uppercase.
+struct CaseMask {
+  uint64_t bits = 0;
+  bool beyond = false;
+};
+[[nodiscard]] CaseMask case_mask_of(const dns::DnsName& name) noexcept;
+// Applies a mask to a lowercase name (letters past the 64th stay lowercase).
+void apply_case_mask(dns::DnsName& name, CaseMask mask) noexcept;
+
+// Anything that takes observations: the store, the JSON-lines log. Called from packet workers
+// with a batch; must not throw and should not block for long.
+class ObservationSink {
+ public:
+  virtual ~ObservationSink() = default;
+  virtual void record(std::span<const ResolverObservation> batch) noexcept = 0;
+};
+
+}  // namespace dnsleak::store

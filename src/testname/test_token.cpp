@@ -1,0 +1,185 @@
+#include "testname/test_token.h"
+
+#include <sys/random.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace dnsleak::testname {
+namespace {
+
+constexpr char kBase32[] = "abcdefghijklmnopqrstuvwxyz234567";
+constexpr uint32_t kMaxFutureSkewSeconds = 300;
+
+int base32_value(uint8_t c) noexcept {
+  if (c >= 'a' && c <= 'z') return c - 'a';
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= '2' && c <= '7') return c - '2' + 26;
+  return -1;
+}
+
+}  // namespace
+
+TestId TestToken::test_id() const noexcept {
+  TestId id;
+  std::memcpy(id.data(), raw.data(), kTestIdSize);
+  return id;
+}
+
+uint32_t TestToken::issued_at() const noexcept {
+  return (uint32_t{raw[12]} << 24) | (uint32_t{raw[13]} << 16) | (uint32_t{raw[14]} << 8) | raw[15];
+}
+
+void TestToken::write_text(std::span<char, kTokenTextSize> out) const noexcept {
+  // 20 octets are exactly 160 bits: 32 groups of 5, no padding.
+  uint64_t buffer = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (const uint8_t byte : raw) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out[n++] = kBase32[(buffer >> bits) & 0x1F];
+    }
+  }
+}
+
+std::string TestToken::text() const {
+  std::string s(kTokenTextSize, '\0');
+  write_text(std::span<char, kTokenTextSize>(s.data(), kTokenTextSize));
+  return s;
+}
+
+std::optional<TestToken> decode_token_text(std::span<const uint8_t> text) noexcept {
+  if (text.size() != kTokenTextSize) return std::nullopt;
+  TestToken token;
+  uint64_t buffer = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (const uint8_t c : text) {
+    const int v = base32_value(c);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 5) | static_cast<uint64_t>(v);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      token.raw[n++] = static_cast<uint8_t>(buffer >> bits);
+    }
+  }
+  return token;
+}
+
+std::string test_id_hex(const TestId& id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(2 * id.size());
+  for (const uint8_t b : id) {
+    s.push_back(kHex[b >> 4]);
+    s.push_back(kHex[b & 0xF]);
+  }
+  return s;
+}
+
+std::optional<TestId> test_id_from_hex(std::string_view hex) noexcept {
+  if (hex.size() != 2 * kTestIdSize) return std::nullopt;
+  TestId id;
+  for (size_t i = 0; i < kTestIdSize; ++i) {
+    int v = 0;
+    for (size_t k = 0; k < 2; ++k) {
+      const char c = hex[2 * i + k];
+      int d;
+      if (c >= '0' && c <= '9')
+        d = c - '0';
+      else if (c >= 'a' && c <= 'f')
+        d = c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        d = c - 'A' + 10;
+      else
+        return std::nullopt;
+      v = v * 16 + d;
+    }
+    id[i] = static_cast<uint8_t>(v);
+  }
+  return id;
+}
+
+std::optional<ProbeLabel> ProbeLabel::parse(std::span<const uint8_t> text) noexcept {
+  if (text.empty() || text.size() > kMaxProbeLength) return std::nullopt;
+  ProbeLabel probe;
+  for (const uint8_t c : text) {
+    const uint8_t lower = (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c | 0x20) : c;
+    if (!((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9'))) return std::nullopt;
+    probe.chars[probe.length++] = static_cast<char>(lower);
+  }
+  return probe;
+}
+
+TokenAuthority::TokenAuthority(std::string_view secret, uint32_t max_age_seconds) noexcept
+    : max_age_seconds_(max_age_seconds) {
+  // Fold the secret into a 128-bit key with SipHash under two fixed keys: any secret length works
+  // and every octet of it counts.
+  SipKey k0{}, k1{};
+  k1.fill(0x5c);
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(secret.data()), secret.size());
+  const uint64_t a = siphash24(k0, bytes);
+  const uint64_t b = siphash24(k1, bytes);
+  for (size_t i = 0; i < 8; ++i) {
+    key_[i] = static_cast<uint8_t>(a >> (8 * i));
+    key_[8 + i] = static_cast<uint8_t>(b >> (8 * i));
+  }
+}
+
+uint32_t TokenAuthority::mac(std::span<const uint8_t, 16> id_and_time) const noexcept {
+  return static_cast<uint32_t>(siphash24(key_, id_and_time));
+}
+
+TestToken TokenAuthority::issue(const TestId& id, uint32_t now_unix) const noexcept {
+  TestToken token;
+  std::memcpy(token.raw.data(), id.data(), kTestIdSize);
+  token.raw[12] = static_cast<uint8_t>(now_unix >> 24);
+  token.raw[13] = static_cast<uint8_t>(now_unix >> 16);
+  token.raw[14] = static_cast<uint8_t>(now_unix >> 8);
+  token.raw[15] = static_cast<uint8_t>(now_unix);
+  const uint32_t m = mac(std::span<const uint8_t, 16>(token.raw.data(), 16));
+  for (size_t i = 0; i < 4; ++i) token.raw[16 + i] = static_cast<uint8_t>(m >> (24 - 8 * i));
+  return token;
+}
+
+TestToken TokenAuthority::issue(uint32_t now_unix) const {
+  TestId id;
+  size_t filled = 0;
+  while (filled < id.size()) {
+    const ssize_t n = getrandom(id.data() + filled, id.size() - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("getrandom failed: cannot issue a test token");
+    }
+    filled += static_cast<size_t>(n);
+  }
+  return issue(id, now_unix);
+}
+
+TokenCheck TokenAuthority::check(const TestToken& token, uint32_t now_unix) const noexcept {
+  const uint32_t m = mac(std::span<const uint8_t, 16>(token.raw.data(), 16));
+  const uint32_t sent = (uint32_t{token.raw[16]} << 24) | (uint32_t{token.raw[17]} << 16) |
+                        (uint32_t{token.raw[18]} << 8) | token.raw[19];
+  if (m != sent) return TokenCheck::bad_mac;
+  const uint32_t issued = token.issued_at();
+  if (issued > now_unix && issued - now_unix > kMaxFutureSkewSeconds) return TokenCheck::from_future;
+  if (now_unix > issued && now_unix - issued > max_age_seconds_) return TokenCheck::expired;
+  return TokenCheck::valid;
+}
+
+TokenCheck parse_test_label(const TokenAuthority& authority, std::span<const uint8_t> label, uint32_t now_unix,
+                            TestToken& token, ProbeLabel& probe) noexcept {
+  if (label.size() < kTokenTextSize + 2 || label[kTokenTextSize] != '-') return TokenCheck::malformed;
+  const auto decoded = decode_token_text(label.first(kTokenTextSize));
+  const auto parsed_probe = ProbeLabel::parse(label.subspan(kTokenTextSize + 1));
+  if (!decoded || !parsed_probe) return TokenCheck::malformed;
+  token = *decoded;
+  probe = *parsed_probe;
+  return authority.check(token, now_unix);
+}
+
+}  // namespace dnsleak::testname

@@ -1,0 +1,120 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace dnsleak::server {
+namespace {
+
+std::string write_file(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+RawSettings minimal() {
+  RawSettings raw;
+  raw.zone = "Leak.Test";
+  raw.web_address = {"192.0.2.80", "2001:db8::80"};
+  raw.secret_file = write_file("secret", "0123456789abcdef0123\n");
+  raw.dns_listen = {"127.0.0.1:0"};
+  return raw;
+}
+
+std::string error_of(const RawSettings& raw) {
+  try {
+    (void)resolve(raw);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, ResolvesMinimalSettingsWithDefaults) {
+  const ServerConfig c = resolve(minimal());
+  EXPECT_EQ(c.zone.apex.to_text(), "leak.test");
+  EXPECT_EQ(c.secret, "0123456789abcdef0123");
+  ASSERT_EQ(c.zone.nameservers.size(), 1u);
+  EXPECT_EQ(c.zone.nameservers[0].name.to_text(), "ns1.leak.test");
+  EXPECT_EQ(c.zone.nameservers[0].ipv6.size(), 1u);
+  EXPECT_EQ(c.dns.udp_workers, 1u);
+  EXPECT_EQ(c.store_max_age_ms, 3'600'000);
+}
+
+TEST(Config, NamesTheBadSetting) {
+  RawSettings raw = minimal();
+  raw.zone = "bad..zone";
+  EXPECT_NE(error_of(raw).find("zone"), std::string::npos);
+  raw = minimal();
+  raw.dns_listen = {"127.0.0.1"};
+  EXPECT_NE(error_of(raw).find("dns_listen: '127.0.0.1'"), std::string::npos);
+  raw = minimal();
+  raw.web_address = {"not-an-ip"};
+  EXPECT_NE(error_of(raw).find("web_address: 'not-an-ip'"), std::string::npos);
+  raw = minimal();
+  raw.udp_workers = 0;
+  EXPECT_NE(error_of(raw).find("udp_workers"), std::string::npos);
+  raw = minimal();
+  raw.secret_file = write_file("short-secret", "short");
+  EXPECT_NE(error_of(raw).find("at least 16"), std::string::npos);
+  raw = minimal();
+  raw.secret_file.reset();
+  EXPECT_NE(error_of(raw).find("secret_file"), std::string::npos);
+  raw = minimal();
+  raw.nameserver = {"a.b.leak.test=192.0.2.1"};
+  EXPECT_NE(error_of(raw).find("one label below"), std::string::npos);
+}
+
+TEST(Config, ReadsTomlAndFlagsWin) {
+  const std::string path = write_file("dnsleakd.toml", R"(
+zone = "leak.example.org"
+web_address = ["192.0.2.10"]
+dns_listen = ["127.0.0.1:5353", "[::1]:5353"]
+udp_workers = 2
+[[nameserver]]
+name = "ns1.leak.example.org"
+addresses = ["192.0.2.1", "2001:db8::1"]
+[store]
+max_observations = 4096
+max_age = 600
+[tcp]
+max_connections = 10
+)");
+  RawSettings file = read_config_file(path);
+  RawSettings flags;
+  flags.udp_workers = 3;
+  flags.secret_file = minimal().secret_file;
+  const ServerConfig c = resolve(merge(file, flags));
+  EXPECT_EQ(c.zone.apex.to_text(), "leak.example.org");
+  EXPECT_EQ(c.dns.listen.size(), 2u);
+  EXPECT_EQ(c.dns.udp_workers, 3u);
+  EXPECT_EQ(c.dns.tcp_max_connections, 10u);
+  EXPECT_EQ(c.store_max_observations, 4096u);
+  EXPECT_EQ(c.store_max_age_ms, 600'000);
+  EXPECT_EQ(c.zone.nameservers.at(0).ipv4.size(), 1u);
+}
+
+TEST(Config, UnknownKeysAndSyntaxErrorsAreReported) {
+  try {
+    (void)read_config_file(write_file("typo.toml", "zone = \"a.test\"\nudp_worker = 2\n"));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'udp_worker' (line 2)"), std::string::npos) << e.what();
+  }
+  try {
+    (void)read_config_file(write_file("broken.toml", "zone = \n"));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.toml:1"), std::string::npos) << e.what();
+  }
+  try {
+    (void)read_config_file(write_file("type.toml", "udp_workers = \"two\"\n"));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'udp_workers' must be an integer"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dnsleak::server

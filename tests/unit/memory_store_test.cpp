@@ -1,0 +1,134 @@
+#include "store/memory_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace dnsleak::store {
+namespace {
+
+class MemoryStoreTest : public ::testing::Test {
+ protected:
+  MemoryStoreTest() : tokens_("store test secret") { (void)zone_.from_text("leak.test"); }
+
+  std::unique_ptr<MemoryStore> make(uint32_t capacity, int64_t max_age_ms = 60'000) {
+    MemoryStoreOptions options;
+    options.capacity = capacity;
+    options.max_age_ms = max_age_ms;
+    options.zone = zone_;
+    options.now_ms = [this] { return now_ms_; };
+    return std::make_unique<MemoryStore>(options);
+  }
+
+  ResolverObservation observation(const testname::TestToken& token, const char* probe, uint8_t last_octet) {
+    ResolverObservation o;
+    o.token = token;
+    o.probe = *testname::ProbeLabel::parse({reinterpret_cast<const uint8_t*>(probe), std::strlen(probe)});
+    o.time_ms = now_ms_;
+    o.resolver.family = 4;
+    o.resolver.bytes = {10, 0, 0, last_octet};
+    o.resolver_port = 5300;
+    o.qtype = 1;
+    std::string name = token.text() + "-" + probe + ".Leak.TEST";
+    name[0] = static_cast<char>(std::toupper(name[0]));
+    (void)o.qname.from_text(name);
+    return o;
+  }
+
+  dns::DnsName zone_;
+  testname::TokenAuthority tokens_;
+  int64_t now_ms_ = 1'000'000'000;
+};
+
+TEST_F(MemoryStoreTest, ReturnsAllObservationsOfATestInOrderAndNoOthers) {
+  auto store = make(1024);
+  const auto a = tokens_.issue(1), b = tokens_.issue(1);
+  std::vector<ResolverObservation> batch{observation(a, "p1", 1), observation(b, "p1", 2), observation(a, "p2", 3)};
+  batch[2].has_client_subnet = true;
+  batch[2].client_subnet.family = 1;
+  batch[2].client_subnet.source_prefix = 24;
+  batch[2].client_subnet.address = {203, 0, 113};
+  batch[1].transport = Transport::tcp;
+  store->record(batch);
+  const auto of_a = store->observations_of(a.test_id());
+  ASSERT_EQ(of_a.size(), 2u);
+  EXPECT_EQ(of_a[0].probe.view(), "p1");
+  EXPECT_EQ(of_a[1].probe.view(), "p2");
+  EXPECT_EQ(of_a[1].resolver.to_string(), "10.0.0.3");
+  EXPECT_FALSE(of_a[0].has_client_subnet);
+  ASSERT_TRUE(of_a[1].has_client_subnet);
+  EXPECT_EQ(of_a[1].client_subnet.address[0], 203);
+  // The qname comes back in the case it was received.
+  EXPECT_EQ(of_a[0].qname.to_text(), batch[0].qname.to_text());
+  const auto of_b = store->observations_of(b.test_id());
+  ASSERT_EQ(of_b.size(), 1u);
+  EXPECT_EQ(of_b[0].transport, Transport::tcp);
+  EXPECT_TRUE(store->observations_of(tokens_.issue(1).test_id()).empty());
+  EXPECT_EQ(store->stats().held, 3u);
+}
+
+TEST_F(MemoryStoreTest, EvictsOldestFirstWhenFull) {
+  auto store = make(1024);
+  std::vector<testname::TestToken> tokens;
+  for (int i = 0; i < 1500; ++i) {
+    tokens.push_back(tokens_.issue(1));
+    store->record(std::vector{observation(tokens.back(), "p", 1)});
+  }
+  const StoreStats s = store->stats();
+  EXPECT_EQ(s.held, 1024u);
+  EXPECT_EQ(s.evicted_capacity, 1500u - 1024u);
+  EXPECT_TRUE(store->observations_of(tokens[0].test_id()).empty());
+  EXPECT_TRUE(store->observations_of(tokens[475].test_id()).empty());
+  EXPECT_EQ(store->observations_of(tokens[476].test_id()).size(), 1u);
+  EXPECT_EQ(store->observations_of(tokens[1499].test_id()).size(), 1u);
+}
+
+TEST_F(MemoryStoreTest, ChainsSurviveWrapAroundWithoutMixingTests) {
+  // One test's observations interleaved with many others across several wraps of the ring.
+  auto store = make(1024);
+  const auto kept = tokens_.issue(1);
+  for (int round = 0; round < 5000; ++round) {
+    std::vector<ResolverObservation> batch{observation(tokens_.issue(1), "x", 9)};
+    if (round % 100 == 0) batch.push_back(observation(kept, "k", static_cast<uint8_t>(round / 100)));
+    store->record(batch);
+  }
+  const auto of_kept = store->observations_of(kept.test_id());
+  // Only those still in the last 1024 records remain: rounds 4000..4900 (every 100th) = 10.
+  ASSERT_EQ(of_kept.size(), 10u);
+  for (const auto& o : of_kept) EXPECT_EQ(o.probe.view(), "k");
+  EXPECT_EQ(of_kept.front().resolver.bytes[3], 40);
+  EXPECT_EQ(of_kept.back().resolver.bytes[3], 49);
+}
+
+TEST_F(MemoryStoreTest, ExpiresByAge) {
+  auto store = make(1024, 10'000);
+  const auto a = tokens_.issue(1);
+  store->record(std::vector{observation(a, "p", 1)});
+  now_ms_ += 5'000;
+  const auto b = tokens_.issue(1);
+  store->record(std::vector{observation(b, "p", 1)});
+  now_ms_ += 6'000;  // a is 11 s old, b 6 s
+  EXPECT_TRUE(store->observations_of(a.test_id()).empty());
+  EXPECT_EQ(store->observations_of(b.test_id()).size(), 1u);
+  store->record(std::vector{observation(tokens_.issue(1), "p", 1)});
+  EXPECT_EQ(store->stats().evicted_expired, 1u);
+  EXPECT_EQ(store->stats().held, 2u);
+}
+
+TEST_F(MemoryStoreTest, RecordIsCompact) {
+  // The benchmark measures resident memory; this pins the layout that makes the budget possible.
+  EXPECT_LE(MemoryStore::record_size(), 72u);
+}
+
+TEST(CaseMask, RoundTrips) {
+  dns::DnsName mixed, lower;
+  ASSERT_TRUE(mixed.from_text("AbC-9.lEAK.Test"));
+  lower = mixed.lowercased();
+  const CaseMask mask = case_mask_of(mixed);
+  EXPECT_FALSE(mask.beyond);
+  apply_case_mask(lower, mask);
+  EXPECT_EQ(lower.to_text(), "AbC-9.lEAK.Test");
+}
+
+}  // namespace
+}  // namespace dnsleak::store
