@@ -19,6 +19,15 @@ void SocketAddress::set_port(uint16_t port) noexcept {
     reinterpret_cast<sockaddr_in6&>(storage).sin6_port = htons(port);
 }
 
+bool SocketAddress::is_wildcard() const noexcept {
+  const store::IpAddress address = ip();
+  const size_t length = address.family == 4 ? 4 : 16;
+  for (size_t i = 0; i < length; ++i) {
+    if (address.bytes[i] != 0) return false;
+  }
+  return true;
+}
+
 store::IpAddress SocketAddress::ip() const noexcept {
   store::IpAddress ip;
   if (family() == AF_INET) {

@@ -18,6 +18,8 @@ struct SocketAddress {
 
   [[nodiscard]] int family() const noexcept { return storage.ss_family; }
   [[nodiscard]] uint16_t port() const noexcept;
+  // 0.0.0.0 or ::, where replies must name their source address (IP_PKTINFO).
+  [[nodiscard]] bool is_wildcard() const noexcept;
   void set_port(uint16_t port) noexcept;
   [[nodiscard]] std::string to_string() const;  // "[::1]:53" / "127.0.0.1:53"
   // The address and port in the form observations use.

@@ -251,7 +251,7 @@ ServerConfig resolve(const RawSettings& raw) {
   config.dns.tcp_idle_timeout_ms =
       static_cast<int>(in_range(raw.tcp_idle_timeout, 10'000, 100, 600'000, "tcp.idle_timeout_ms"));
   config.store_max_observations = static_cast<uint32_t>(
-      in_range(raw.store_max_observations, 1 << 20, 1024, int64_t{1} << 30, "store.max_observations"));
+      in_range(raw.store_max_observations, 1 << 20, 1024, (int64_t{1} << 26) - 1, "store.max_observations"));
   config.store_max_age_ms = 1000 * in_range(raw.store_max_age, 3600, 10, 30 * 86400, "store.max_age");
 
   if (!raw.secret_file)

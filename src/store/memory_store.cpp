@@ -56,13 +56,20 @@ void store_time(uint8_t* p, int64_t t) noexcept {
   for (int i = 5; i >= 0; --i) p[5 - i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-size_t hash_id(const testname::TestId& id) noexcept {
+uint64_t hash_id(const testname::TestId& id) noexcept {
   // Test ids are random (getrandom) and MAC-checked before they reach the store, so their octets
-  // are already uniform; a multiply spreads them over the table's low bits.
+  // are already uniform; a multiply spreads them.
   uint64_t v;
   std::memcpy(&v, id.data(), sizeof v);
-  return static_cast<size_t>((v * 0x9E3779B97F4A7C15ULL) >> 17);
+  return v * 0x9E3779B97F4A7C15ULL;
 }
+
+// An index slot holds the ring position + 1 in its low 26 bits and 6 bits of the id's hash above,
+// so a probe skips most foreign slots without touching their record (a cache miss each).
+constexpr uint32_t kPositionBits = 26;
+constexpr uint32_t kPositionMask = (1u << kPositionBits) - 1;
+
+uint32_t tag_of(uint64_t hash) noexcept { return static_cast<uint32_t>(hash & 0x3F) << kPositionBits; }
 
 template <typename T>
 T* reserve_zeroed(size_t count) {
@@ -73,9 +80,8 @@ T* reserve_zeroed(size_t count) {
 }
 
 size_t index_slots_for(size_t capacity) noexcept {
-  size_t slots = 1024;
-  while (slots < capacity + capacity / 3) slots <<= 1;  // load factor at most 0.75
-  return slots;
+  // Load factor at most 0.75 (any size: the home slot is found by multiply-shift, not a mask).
+  return std::max<size_t>(1024, capacity + capacity / 3 + 1);
 }
 
 }  // namespace
@@ -86,11 +92,12 @@ size_t MemoryStore::record_size() noexcept { return sizeof(Record); }
 
 MemoryStore::MemoryStore(MemoryStoreOptions options) : options_(std::move(options)) {
   if (options_.capacity == 0) options_.capacity = 1;
+  if (options_.capacity > kMaxCapacity) options_.capacity = kMaxCapacity;
   if (!options_.now_ms) options_.now_ms = system_now_ms;
   const size_t slots = index_slots_for(options_.capacity);
   records_.reset(reserve_zeroed<Record>(options_.capacity));
   index_.reset(reserve_zeroed<uint32_t>(slots));
-  index_mask_ = slots - 1;
+  index_slots_ = slots;
   subnets_.reset(reserve_zeroed<SubnetEntry>(options_.capacity));
   stats_.capacity = options_.capacity;
   stats_.reserved_bytes = options_.capacity * (sizeof(Record) + sizeof(SubnetEntry)) + slots * sizeof(uint32_t);
@@ -114,24 +121,35 @@ bool MemoryStore::is_live_and_older(uint32_t position, uint64_t than_seq) const 
   return seq < head_seq_ && seq < than_seq;
 }
 
+size_t MemoryStore::home_slot(uint64_t hash) const noexcept {
+  return static_cast<size_t>((static_cast<unsigned __int128>(hash) * index_slots_) >> 64);
+}
+
+size_t MemoryStore::next_slot(size_t slot) const noexcept { return slot + 1 == index_slots_ ? 0 : slot + 1; }
+
 size_t MemoryStore::find_slot(const testname::TestId& id) const noexcept {
-  for (size_t slot = hash_id(id) & index_mask_;; slot = (slot + 1) & index_mask_) {
+  const uint64_t hash = hash_id(id);
+  const uint32_t tag = tag_of(hash);
+  for (size_t slot = home_slot(hash);; slot = next_slot(slot)) {
     const uint32_t v = index_[slot];
     if (v == 0) return slot;
-    if (std::memcmp(records_[v - 1].token, id.data(), id.size()) == 0) return slot;
+    if ((v & ~kPositionMask) == tag &&
+        std::memcmp(records_[(v & kPositionMask) - 1].token, id.data(), id.size()) == 0) {
+      return slot;
+    }
   }
 }
 
 void MemoryStore::erase_slot(size_t slot) noexcept {
   // Backward-shift deletion keeps linear probing correct without tombstones.
+  const auto distance = [this](size_t from, size_t to) { return (to + index_slots_ - from) % index_slots_; };
   size_t hole = slot;
-  for (size_t next = (hole + 1) & index_mask_; index_[next] != 0; next = (next + 1) & index_mask_) {
+  for (size_t next = next_slot(hole); index_[next] != 0; next = next_slot(next)) {
     testname::TestId id;
-    std::memcpy(id.data(), records_[index_[next] - 1].token, id.size());
-    const size_t home = hash_id(id) & index_mask_;
-    // Move the entry into the hole unless its home lies cyclically in (hole, next].
-    const bool home_after_hole = ((next - home) & index_mask_) < ((next - hole) & index_mask_);
-    if (!home_after_hole) {
+    std::memcpy(id.data(), records_[(index_[next] & kPositionMask) - 1].token, id.size());
+    const size_t home = home_slot(hash_id(id));
+    // The entry may move back into the hole unless its home lies cyclically in (hole, next].
+    if (distance(home, next) >= distance(hole, next)) {
       index_[hole] = index_[next];
       hole = next;
     }
@@ -145,7 +163,7 @@ void MemoryStore::evict_oldest() noexcept {
   std::memcpy(id.data(), records_[position].token, id.size());
   const size_t slot = find_slot(id);
   // The oldest record is the last of its test when the index still points at it.
-  if (index_[slot] == position + 1) erase_slot(slot);
+  if ((index_[slot] & kPositionMask) == position + 1) erase_slot(slot);
   ++tail_seq_;
   while (subnet_tail_ < subnet_head_ && subnets_[subnet_tail_ % options_.capacity].seq < tail_seq_) {
     ++subnet_tail_;
@@ -163,6 +181,17 @@ void MemoryStore::evict_expired(int64_t now_ms) noexcept {
 void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
   std::lock_guard lock(mutex_);
   evict_expired(options_.now_ms());
+  // Each new test id lands on a random index slot, and so does each record evicted to make room:
+  // a cache miss each. Ask for all of a batch's slots before touching any, so the misses overlap.
+  for (const ResolverObservation& o : batch) {
+    __builtin_prefetch(&index_[home_slot(hash_id(o.token.test_id()))]);
+  }
+  const uint64_t room = options_.capacity - (head_seq_ - tail_seq_);
+  for (uint64_t seq = tail_seq_; seq < tail_seq_ + batch.size() - std::min<uint64_t>(room, batch.size()); ++seq) {
+    testname::TestId id;
+    std::memcpy(id.data(), records_[position_of_seq(seq)].token, id.size());
+    __builtin_prefetch(&index_[home_slot(hash_id(id))]);
+  }
   for (const ResolverObservation& o : batch) {
     if (head_seq_ - tail_seq_ == options_.capacity) {
       evict_oldest();
@@ -188,8 +217,8 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
 
     const testname::TestId id = o.token.test_id();
     const size_t slot = find_slot(id);
-    r.prev = index_[slot];  // slot holds the newest record of this test, or 0
-    index_[slot] = position + 1;
+    r.prev = index_[slot] & kPositionMask;  // the newest record of this test so far, or 0
+    index_[slot] = (position + 1) | tag_of(hash_id(id));
     if (o.has_client_subnet) {
       subnets_[subnet_head_ % options_.capacity] = SubnetEntry{head_seq_, o.client_subnet};
       ++subnet_head_;
@@ -260,7 +289,7 @@ std::vector<ResolverObservation> MemoryStore::observations_of(const testname::Te
   std::lock_guard lock(mutex_);
   const int64_t oldest_allowed = options_.now_ms() - options_.max_age_ms;
   const size_t slot = find_slot(id);
-  uint32_t link = index_[slot];
+  uint32_t link = index_[slot] & kPositionMask;
   uint64_t newer_than = head_seq_;
   while (link != 0) {
     const uint32_t position = link - 1;

@@ -11,12 +11,16 @@ namespace {
 constexpr char kBase32[] = "abcdefghijklmnopqrstuvwxyz234567";
 constexpr uint32_t kMaxFutureSkewSeconds = 300;
 
-int base32_value(uint8_t c) noexcept {
-  if (c >= 'a' && c <= 'z') return c - 'a';
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= '2' && c <= '7') return c - '2' + 26;
-  return -1;
-}
+// Base32 values of every octet (either case), -1 for the rest: one load per character on the
+// packet path.
+constexpr std::array<int8_t, 256> kBase32Values = [] {
+  std::array<int8_t, 256> table{};
+  table.fill(-1);
+  for (int c = 'a'; c <= 'z'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'a');
+  for (int c = 'A'; c <= 'Z'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'A');
+  for (int c = '2'; c <= '7'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - '2' + 26);
+  return table;
+}();
 
 }  // namespace
 
@@ -53,20 +57,19 @@ std::string TestToken::text() const {
 
 std::optional<TestToken> decode_token_text(std::span<const uint8_t> text) noexcept {
   if (text.size() != kTokenTextSize) return std::nullopt;
+  // 8 characters are 40 bits are 5 octets: decode in 4 independent groups.
   TestToken token;
-  uint64_t buffer = 0;
-  int bits = 0;
-  size_t n = 0;
-  for (const uint8_t c : text) {
-    const int v = base32_value(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 5) | static_cast<uint64_t>(v);
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      token.raw[n++] = static_cast<uint8_t>(buffer >> bits);
+  int8_t invalid = 0;
+  for (size_t group = 0; group < 4; ++group) {
+    uint64_t bits = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      const int8_t v = kBase32Values[text[group * 8 + i]];
+      invalid |= v;  // any -1 sets the sign bit
+      bits = (bits << 5) | static_cast<uint8_t>(v & 0x1F);
     }
+    for (size_t i = 0; i < 5; ++i) token.raw[group * 5 + i] = static_cast<uint8_t>(bits >> (8 * (4 - i)));
   }
+  if (invalid < 0) return std::nullopt;
   return token;
 }
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Summarises bench/run's JSON lines: medians per server and transport, ratios against the peers,
+and whether each target of the benchmark is met."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def main(path):
+    runs = defaultdict(list)
+    extra = defaultdict(dict)
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            if "transport" in r:
+                runs[(r["label"], r["transport"])].append(r)
+            else:
+                extra[r["label"]].update({k: v for k, v in r.items() if k != "label"})
+
+    def median(label, transport, key):
+        values = [r[key] for r in runs.get((label, transport), [])]
+        return statistics.median(values) if values else None
+
+    print("\n| server | transport | qps (median) | p50 µs | p99 µs | p99.9 µs | lost (all runs) | peak RSS MiB | dnsperf UDP qps |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (label, transport) in sorted(runs, key=lambda k: (k[1], k[0])):
+        rs = runs[(label, transport)]
+        lost = sum(r["lost"] for r in rs)
+        rss = extra[label].get("peak_rss_kib")
+        dnsperf = extra[label].get("dnsperf_udp_qps") if transport == "udp" else None
+        print("| %s | %s | %.0f | %d | %d | %d | %d | %s | %s |" % (
+            label, transport, median(label, transport, "qps"), median(label, transport, "p50_us"),
+            median(label, transport, "p99_us"), median(label, transport, "p999_us"), lost,
+            "%.1f" % (rss / 1024) if rss else "-", "%.0f" % dnsperf if dnsperf else "-"))
+
+    checks = []
+    udp = {label: median(label, "udp", "qps") for label in ("dnsleakd", "nsd", "knot", "echo")}
+    tcp = {label: median(label, "tcp", "qps") for label in ("dnsleakd", "nsd", "knot")}
+    peers_udp = [v for k, v in udp.items() if k in ("nsd", "knot") and v]
+    peers_tcp = [v for k, v in tcp.items() if k in ("nsd", "knot") and v]
+    print()
+    if udp["dnsleakd"] and peers_udp:
+        ratio = udp["dnsleakd"] / max(peers_udp)
+        checks.append(("UDP qps vs the faster of NSD and Knot", "%.2fx" % ratio, ratio >= 1.15, ">= 1.15x"))
+    if udp["dnsleakd"] and udp["echo"]:
+        ratio = udp["dnsleakd"] / udp["echo"]
+        checks.append(("UDP qps vs the bare echo ceiling", "%.2fx" % ratio, ratio >= 0.95, ">= 0.95x"))
+    if tcp["dnsleakd"] and peers_tcp:
+        ratio = tcp["dnsleakd"] / max(peers_tcp)
+        checks.append(("TCP qps vs the faster of NSD and Knot", "%.2fx" % ratio, ratio >= 1.2, ">= 1.2x"))
+    lost = sum(r["lost"] for key, rs in runs.items() if key[0] == "dnsleakd" for r in rs)
+    checks.append(("dnsleakd lost queries", str(lost), lost == 0, "0"))
+    per_obs = extra["dnsleakd"].get("bytes_per_observation")
+    if per_obs:
+        checks.append(("store memory per observation (RSS growth / observations)", "%.1f B" % per_obs,
+                       per_obs <= 80, "<= 80 B"))
+    print("| target | measured | goal | met |")
+    print("|---|---:|---:|---|")
+    for name, value, ok, goal in checks:
+        print("| %s | %s | %s | %s |" % (name, value, goal, "yes" if ok else "NO"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
