@@ -48,6 +48,11 @@ Command parse_command_line(int argc, char** argv) {
   add_int(app, "--tcp-idle-timeout-ms", flags.tcp_idle_timeout,
           "close TCP connections idle (or stalled mid-message) this long [default: 10000]");
   add_int(app, "--token-max-age", flags.token_max_age, "seconds a test token stays valid [default: 86400]");
+  add_int(app, "--answer-ttl", flags.answer_ttl, "TTL of the apex's and test names' A/AAAA [default: 300]");
+  add_int(app, "--negative-ttl", flags.negative_ttl, "SOA minimum: how long NXDOMAIN/NODATA is cached [default: 60]");
+  app.add_option_function<std::string>(
+      "--contact", [&](const std::string& v) { flags.contact = v; },
+      "the SOA's contact name [default: hostmaster.<zone>]");
 
   CLI::App* token = app.add_subcommand("token", "print a fresh valid test token for the configured secret");
   std::string token_config, token_secret, token_probe;

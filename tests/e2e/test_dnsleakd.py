@@ -266,7 +266,8 @@ class DnsleakdCommandLine(unittest.TestCase):
         self.assertEqual(out.returncode, 0)
         for flag in ["--config", "--zone", "--dns-listen", "--web-address", "--nameserver", "--secret-file",
                      "--observations-log", "--node-id", "--udp-workers", "--store-max-observations",
-                     "--store-max-age", "--tcp-max-connections", "--tcp-idle-timeout-ms", "--token-max-age", "token"]:
+                     "--store-max-age", "--tcp-max-connections", "--tcp-idle-timeout-ms", "--token-max-age", "--answer-ttl",
+                     "--negative-ttl", "--contact", "token"]:
             self.assertIn(flag, out.stdout)
 
     def test_config_file_and_clean_shutdown(self):
