@@ -97,10 +97,12 @@ MemoryStore::MemoryStore(MemoryStoreOptions options) : options_(std::move(option
   const size_t slots = index_slots_for(options_.capacity);
   records_.reset(reserve_zeroed<Record>(options_.capacity));
   index_.reset(reserve_zeroed<uint32_t>(slots));
+  probe_distance_.reset(reserve_zeroed<uint8_t>(slots));
   index_slots_ = slots;
   subnets_.reset(reserve_zeroed<SubnetEntry>(options_.capacity));
   stats_.capacity = options_.capacity;
-  stats_.reserved_bytes = options_.capacity * (sizeof(Record) + sizeof(SubnetEntry)) + slots * sizeof(uint32_t);
+  stats_.reserved_bytes =
+      options_.capacity * (sizeof(Record) + sizeof(SubnetEntry)) + slots * (sizeof(uint32_t) + sizeof(uint8_t));
 }
 
 MemoryStore::~MemoryStore() = default;
@@ -140,21 +142,32 @@ size_t MemoryStore::find_slot(const testname::TestId& id) const noexcept {
   }
 }
 
+size_t MemoryStore::distance_from_home(size_t slot) const noexcept {
+  if (probe_distance_[slot] < kDistanceUnknown) return probe_distance_[slot];
+  testname::TestId id;  // rare: a probe run of 255 or more; ask the record
+  std::memcpy(id.data(), records_[(index_[slot] & kPositionMask) - 1].token, id.size());
+  return (slot + index_slots_ - home_slot(hash_id(id))) % index_slots_;
+}
+
+void MemoryStore::set_slot(size_t slot, uint32_t value, size_t distance) noexcept {
+  index_[slot] = value;
+  probe_distance_[slot] = static_cast<uint8_t>(std::min<size_t>(distance, kDistanceUnknown));
+}
+
 void MemoryStore::erase_slot(size_t slot) noexcept {
-  // Backward-shift deletion keeps linear probing correct without tombstones.
-  const auto distance = [this](size_t from, size_t to) { return (to + index_slots_ - from) % index_slots_; };
+  // Backward-shift deletion (no tombstones): every later entry of the run whose home lies at or
+  // before the hole moves into it. The probe distances say where each home is without reading
+  // the records (a cache miss each), which made eviction the store's main cost.
   size_t hole = slot;
   for (size_t next = next_slot(hole); index_[next] != 0; next = next_slot(next)) {
-    testname::TestId id;
-    std::memcpy(id.data(), records_[(index_[next] & kPositionMask) - 1].token, id.size());
-    const size_t home = home_slot(hash_id(id));
-    // The entry may move back into the hole unless its home lies cyclically in (hole, next].
-    if (distance(home, next) >= distance(hole, next)) {
-      index_[hole] = index_[next];
+    const size_t gap = (next + index_slots_ - hole) % index_slots_;
+    const size_t distance = distance_from_home(next);
+    if (distance >= gap) {
+      set_slot(hole, index_[next], distance - gap);
       hole = next;
     }
   }
-  index_[hole] = 0;
+  set_slot(hole, 0, 0);
 }
 
 void MemoryStore::evict_oldest() noexcept {
@@ -184,13 +197,17 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
   // Each new test id lands on a random index slot, and so does each record evicted to make room:
   // a cache miss each. Ask for all of a batch's slots before touching any, so the misses overlap.
   for (const ResolverObservation& o : batch) {
-    __builtin_prefetch(&index_[home_slot(hash_id(o.token.test_id()))]);
+    const size_t home = home_slot(hash_id(o.token.test_id()));
+    __builtin_prefetch(&index_[home]);
+    __builtin_prefetch(&probe_distance_[home]);
   }
   const uint64_t room = options_.capacity - (head_seq_ - tail_seq_);
   for (uint64_t seq = tail_seq_; seq < tail_seq_ + batch.size() - std::min<uint64_t>(room, batch.size()); ++seq) {
     testname::TestId id;
     std::memcpy(id.data(), records_[position_of_seq(seq)].token, id.size());
-    __builtin_prefetch(&index_[home_slot(hash_id(id))]);
+    const size_t home = home_slot(hash_id(id));
+    __builtin_prefetch(&index_[home]);
+    __builtin_prefetch(&probe_distance_[home]);
   }
   for (const ResolverObservation& o : batch) {
     if (head_seq_ - tail_seq_ == options_.capacity) {
@@ -216,9 +233,10 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
     r.case_bits = mask.bits;
 
     const testname::TestId id = o.token.test_id();
+    const uint64_t hash = hash_id(id);
     const size_t slot = find_slot(id);
     r.prev = index_[slot] & kPositionMask;  // the newest record of this test so far, or 0
-    index_[slot] = (position + 1) | tag_of(hash_id(id));
+    set_slot(slot, (position + 1) | tag_of(hash), (slot + index_slots_ - home_slot(hash)) % index_slots_);
     if (o.has_client_subnet) {
       subnets_[subnet_head_ % options_.capacity] = SubnetEntry{head_seq_, o.client_subnet};
       ++subnet_head_;

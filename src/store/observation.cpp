@@ -43,19 +43,18 @@ std::string IpAddress::to_string() const {
 }
 
 CaseMask case_mask_of(const dns::DnsName& name) noexcept {
+  // Length octets are at most 63, below every ASCII letter, so the wire form can be scanned as
+  // one run of bytes (this runs for every observation).
   CaseMask mask;
   size_t letter = 0;
-  for (size_t l = 0; l < name.label_count(); ++l) {
-    for (const uint8_t c : name.label(l)) {
-      const bool upper = c >= 'A' && c <= 'Z';
-      if (!upper && !(c >= 'a' && c <= 'z')) continue;
-      if (letter < 64) {
-        if (upper) mask.bits |= uint64_t{1} << letter;
-      } else if (upper) {
-        mask.beyond = true;
-      }
-      ++letter;
-    }
+  for (const uint8_t c : name.wire()) {
+    if (static_cast<uint8_t>((c | 0x20) - 'a') >= 26) continue;
+    const bool upper = (c & 0x20) == 0;
+    if (letter < 64)
+      mask.bits |= static_cast<uint64_t>(upper) << letter;
+    else
+      mask.beyond |= upper;
+    ++letter;
   }
   return mask;
 }

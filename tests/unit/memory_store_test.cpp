@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <deque>
+#include <random>
 
 namespace dnsleak::store {
 namespace {
@@ -118,6 +120,41 @@ TEST_F(MemoryStoreTest, ExpiresByAge) {
 TEST_F(MemoryStoreTest, RecordIsCompact) {
   // The benchmark measures resident memory; this pins the layout that makes the budget possible.
   EXPECT_LE(MemoryStore::record_size(), 72u);
+}
+
+TEST_F(MemoryStoreTest, MatchesAReferenceModelUnderRandomLoad) {
+  // Tests with one to five observations each, interleaved at random, through many evictions:
+  // every test's observations must be exactly the ones still in the newest `capacity` records.
+  constexpr uint32_t kCapacity = 1024;
+  auto store = make(kCapacity);
+  std::mt19937 random(7);
+  std::vector<testname::TestToken> tokens;
+  std::deque<std::pair<size_t, uint8_t>> model;  // (test index, marker) of every record, oldest first
+  for (int step = 0; step < 20000; ++step) {
+    size_t test;
+    if (tokens.empty() || random() % 3 == 0) {
+      tokens.push_back(tokens_.issue(1));
+      test = tokens.size() - 1;
+    } else {
+      test = tokens.size() - 1 - random() % std::min<size_t>(tokens.size(), 40);
+    }
+    const auto marker = static_cast<uint8_t>(step & 0xFF);
+    store->record(std::vector{observation(tokens[test], "m", marker)});
+    model.emplace_back(test, marker);
+    if (model.size() > kCapacity) model.pop_front();
+    if (step % 97 == 0) {
+      for (size_t t = tokens.size() - std::min<size_t>(tokens.size(), 60); t < tokens.size(); ++t) {
+        std::vector<uint8_t> want;
+        for (const auto& [owner, m] : model) {
+          if (owner == t) want.push_back(m);
+        }
+        std::vector<uint8_t> got;
+        for (const auto& o : store->observations_of(tokens[t].test_id())) got.push_back(o.resolver.bytes[3]);
+        ASSERT_EQ(got, want) << "test " << t << " at step " << step;
+      }
+    }
+  }
+  EXPECT_EQ(store->stats().held, kCapacity);
 }
 
 TEST(CaseMask, RoundTrips) {
