@@ -10,6 +10,7 @@ const char* to_string(Event e) noexcept {
     case Event::udp_receive_errors: return "udp_receive_errors";
     case Event::tcp_accepted: return "tcp_accepted";
     case Event::tcp_refused_over_cap: return "tcp_refused_over_cap";
+    case Event::tcp_refused_no_descriptors: return "tcp_refused_no_descriptors";
     case Event::tcp_closed_idle: return "tcp_closed_idle";
     case Event::tcp_closed_bad_length: return "tcp_closed_bad_length";
     case Event::tcp_closed_by_peer: return "tcp_closed_by_peer";

@@ -18,9 +18,10 @@ enum class Event : uint8_t {
   udp_send_errors,
   udp_receive_errors,
   tcp_accepted,
-  tcp_refused_over_cap,   // closed at once: the connection cap was reached
-  tcp_closed_idle,        // idle or stalled mid-message past the timeout (slow clients)
-  tcp_closed_bad_length,  // a length prefix of 0
+  tcp_refused_over_cap,        // closed at once: the connection cap was reached
+  tcp_refused_no_descriptors,  // closed at once: the process ran out of file descriptors
+  tcp_closed_idle,             // idle or stalled mid-message past the timeout (slow clients)
+  tcp_closed_bad_length,       // a length prefix of 0
   tcp_closed_by_peer,
   tcp_closed_error,
   observations,

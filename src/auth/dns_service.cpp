@@ -13,11 +13,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "auth/unique_fd.h"
+
 namespace dnsleak::auth {
 namespace {
 
 constexpr int kListenBacklog = 128;
 constexpr int kUdpReceiveBuffer = 4 << 20;
+constexpr int kMaxBatchesPerWakeup = 8;
 
 [[noreturn]] void fail(const std::string& what, const SocketAddress& address) {
   throw std::runtime_error(what + " " + address.to_string() + ": " + std::strerror(errno));
@@ -98,29 +101,31 @@ DnsService::DnsService(DnsServiceOptions options, const Responder& responder,
     }
     for (int fd : tcp_listeners_) ::close(fd);
     tcp_listeners_.clear();
+    for (int fd : worker_epolls_) {
+      if (fd >= 0) ::close(fd);
+    }
+    worker_epolls_.clear();
+    if (stop_event_ >= 0) ::close(stop_event_);
+    stop_event_ = -1;
   };
   try {
     for (SocketAddress address : options_.listen) {
       // UDP and TCP must share the port. For port 0, take the kernel's UDP choice and retry when
       // TCP finds that port taken.
-      int udp = -1, tcp = -1;
-      for (int attempt = 0; attempt < 20 && tcp < 0; ++attempt) {
+      UniqueFd udp, tcp;
+      for (int attempt = 0; attempt < 20 && !tcp; ++attempt) {
         SocketAddress try_address = address;
-        udp = open_socket(try_address, SOCK_DGRAM, true);
-        if (udp < 0) fail("cannot bind UDP", try_address);
-        try_address.set_port(bound_port(udp));
-        tcp = open_socket(try_address, SOCK_STREAM, false);
-        if (tcp < 0) {
-          ::close(udp);
-          if (address.port() != 0) fail("cannot bind TCP", try_address);
-          continue;
-        }
-        address = try_address;
+        udp.reset(open_socket(try_address, SOCK_DGRAM, true));
+        if (!udp) fail("cannot bind UDP", try_address);
+        try_address.set_port(bound_port(udp.get()));
+        tcp.reset(open_socket(try_address, SOCK_STREAM, false));
+        if (!tcp && address.port() != 0) fail("cannot bind TCP", try_address);
+        if (tcp) address = try_address;
       }
-      if (tcp < 0) fail("cannot find a port free for UDP and TCP on", address);
-      if (::listen(tcp, kListenBacklog) != 0) fail("cannot listen on TCP", address);
-      udp_sockets_[0].push_back({udp, address.family()});
-      tcp_listeners_.push_back(tcp);
+      if (!tcp) fail("cannot find a port free for UDP and TCP on", address);
+      if (::listen(tcp.get(), kListenBacklog) != 0) fail("cannot listen on TCP", address);
+      udp_sockets_[0].push_back({udp.release(), address.family()});
+      tcp_listeners_.push_back(tcp.release());
       for (unsigned w = 1; w < options_.udp_workers; ++w) {
         const int fd = open_socket(address, SOCK_DGRAM, true);
         if (fd < 0) fail("cannot bind UDP", address);
@@ -130,6 +135,15 @@ DnsService::DnsService(DnsServiceOptions options, const Responder& responder,
     }
     stop_event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (stop_event_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+    // Each worker's epoll set is made here, so a failure stops the start instead of leaving a
+    // worker dead with its SO_REUSEPORT sockets still taking a share of the traffic.
+    for (unsigned w = 0; w < options_.udp_workers; ++w) {
+      worker_epolls_.push_back(::epoll_create1(EPOLL_CLOEXEC));
+      if (worker_epolls_.back() < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+      epoll_add(worker_epolls_.back(), stop_event_, EPOLLIN, UINT64_MAX);
+      for (size_t i = 0; i < udp_sockets_[w].size(); ++i)
+        epoll_add(worker_epolls_.back(), udp_sockets_[w][i].fd, EPOLLIN, i);
+    }
   } catch (...) {
     close_all();
     throw;
@@ -143,6 +157,7 @@ DnsService::~DnsService() {
     for (auto& s : sockets) ::close(s.fd);
   }
   for (int fd : tcp_listeners_) ::close(fd);
+  for (int fd : worker_epolls_) ::close(fd);
   if (stop_event_ >= 0) ::close(stop_event_);
 }
 
@@ -188,14 +203,7 @@ void DnsService::run_udp_worker(unsigned worker) noexcept {
   std::vector<bool> wants_pktinfo;
   for (const SocketAddress& a : bound_) wants_pktinfo.push_back(a.is_wildcard());
 
-  int epoll = ::epoll_create1(EPOLL_CLOEXEC);
-  try {
-    epoll_add(epoll, stop_event_, EPOLLIN, UINT64_MAX);
-    for (size_t i = 0; i < sockets.size(); ++i) epoll_add(epoll, sockets[i].fd, EPOLLIN, i);
-  } catch (const std::exception&) {
-    ::close(epoll);
-    return;
-  }
+  const int epoll = worker_epolls_[worker];
 
   bool running = true;
   while (running) {
@@ -209,7 +217,9 @@ void DnsService::run_udp_worker(unsigned worker) noexcept {
       }
       const size_t ready_index = ready[e].data.u64;
       const UdpSocket& socket = sockets[ready_index];
-      while (true) {
+      // At most a few batches per wake-up: a flooded socket must not starve this worker's other
+      // sockets or its stop event (epoll is level-triggered and reports the socket again).
+      for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
         for (size_t i = 0; i < batch; ++i) {
           receive_iov[i] = {receive_buffers.data() + i * kReceiveSize, kReceiveSize};
           receive[i].msg_hdr = msghdr{};
@@ -299,7 +309,6 @@ void DnsService::run_udp_worker(unsigned worker) noexcept {
       }
     }
   }
-  ::close(epoll);
 }
 
 }  // namespace dnsleak::auth

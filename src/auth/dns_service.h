@@ -57,6 +57,7 @@ class DnsService {
   std::vector<SocketAddress> bound_;
   std::vector<std::vector<UdpSocket>> udp_sockets_;  // [worker][address]
   std::vector<int> tcp_listeners_;
+  std::vector<int> worker_epolls_;  // [worker]
   int stop_event_ = -1;
   std::unique_ptr<CounterSet[]> counters_;  // udp_workers + 1 (the TCP thread)
   std::vector<std::thread> threads_;

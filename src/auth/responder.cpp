@@ -195,6 +195,9 @@ void Responder::plan_in_zone(const dns::Query& q, const QueryContext& context, P
         if (check == testname::TokenCheck::valid) {
           plan.node = Node::test_name;
           plan.observe = true;
+        } else if (plan.outcome == Outcome::referral) {
+          // Below a cut the parent knows nothing of the child's names: a referral for all of
+          // them, valid or not (the child would say NXDOMAIN); only valid ones are observed.
         } else if (check == testname::TokenCheck::bad_mac) {
           plan.outcome = Outcome::nxdomain_bad_token;
         } else if (check == testname::TokenCheck::expired || check == testname::TokenCheck::from_future) {
@@ -469,7 +472,8 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
     w.u16(rr_type::OPT);
     w.u16(zone_.max_udp_payload);
     const uint32_t extended_rcode = plan.outcome == Outcome::badvers ? (dns::rcode::BADVERS >> 4) : 0;
-    w.u32(extended_rcode << 24);  // version 0, DO clear: we sign nothing
+    // Version 0; the DO bit is copied from the query (RFC 3225 3), though nothing is signed.
+    w.u32((extended_rcode << 24) | (q.edns.dnssec_ok ? 0x8000u : 0u));
     const size_t rdlength_at = w.size();
     w.u16(0);
     if (q.edns.has_client_subnet) {

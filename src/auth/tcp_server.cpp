@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "auth/dns_service.h"
+#include "auth/unique_fd.h"
 
 namespace dnsleak::auth {
 namespace {
@@ -28,8 +29,10 @@ struct Connection {
   size_t input_length = 0;
   std::vector<std::byte> output;
   size_t output_sent = 0;
-  int64_t last_progress_ms = 0;  // connection start or last complete message
+  int64_t last_progress_ms = 0;  // connection start, last complete message or last bytes sent
   bool reading = true;
+  bool peer_closed = false;  // FIN seen: answer what is queued, then close
+  [[nodiscard]] size_t queued() const noexcept { return output.size() - output_sent; }
 };
 
 }  // namespace
@@ -41,6 +44,7 @@ void DnsService::run_tcp_server() noexcept {
   store::ResolverObservation observation;
   const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll < 0) return;
+  UniqueFd spare(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // see the accept loop
   auto add = [&](int fd, uint32_t events, uint64_t tag) {
     epoll_event e{};
     e.events = events;
@@ -63,6 +67,7 @@ void DnsService::run_tcp_server() noexcept {
 
   // Sends what is queued; false when the connection failed.
   auto flush = [&](Connection& c) {
+    const size_t before = c.output_sent;
     while (c.output_sent < c.output.size()) {
       const ssize_t n =
           ::send(c.fd, c.output.data() + c.output_sent, c.output.size() - c.output_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -73,18 +78,20 @@ void DnsService::run_tcp_server() noexcept {
       }
       c.output_sent += static_cast<size_t>(n);
     }
+    if (c.output_sent != before) c.last_progress_ms = unix_now_ms();  // a slow reader is not idle
     if (c.output_sent == c.output.size()) {
       c.output.clear();
       c.output_sent = 0;
     }
-    c.reading = c.output.size() - c.output_sent < kMaxQueuedOutput;
     return true;
   };
 
   // Answers every complete message in the input; false when the connection must close.
   auto process = [&](Connection& c, Event& why) {
     size_t at = 0;
-    while (c.input_length - at >= 2) {
+    // Stop at the output cap: a client that does not read its answers gets no more of them
+    // made, and the rest of its input waits until the queue drains.
+    while (c.input_length - at >= 2 && c.queued() < kMaxQueuedOutput) {
       const size_t length = (static_cast<size_t>(c.input[at]) << 8) | static_cast<size_t>(c.input[at + 1]);
       if (length == 0) {
         why = Event::tcp_closed_bad_length;
@@ -134,7 +141,19 @@ void DnsService::run_tcp_server() noexcept {
           socklen_t peer_length = sizeof peer;
           const int fd =
               ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0) break;
+          if (fd < 0) {
+            if ((errno == EMFILE || errno == ENFILE) && spare) {
+              // Out of descriptors: the pending connection would keep the listener readable and
+              // this loop spinning. Free the spare, take the connection and close it, re-arm.
+              spare.reset();
+              const int dropped = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+              if (dropped >= 0) ::close(dropped);
+              spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+              counters.add(Event::tcp_refused_no_descriptors);
+              continue;
+            }
+            break;
+          }
           if (connections.size() >= options_.tcp_max_connections) {
             counters.add(Event::tcp_refused_over_cap);
             ::close(fd);
@@ -159,30 +178,32 @@ void DnsService::run_tcp_server() noexcept {
         close_connection(fd, Event::tcp_closed_error);
         continue;
       }
-      if (ready[i].events & EPOLLOUT) {
-        if (!flush(c)) {
-          close_connection(fd, Event::tcp_closed_error);
-          continue;
-        }
-      }
       if ((ready[i].events & (EPOLLIN | EPOLLHUP)) && c.reading) {
         const ssize_t got = ::recv(fd, c.input.data() + c.input_length, kInputCapacity - c.input_length, 0);
-        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
-          close_connection(fd, got == 0 ? Event::tcp_closed_by_peer : Event::tcp_closed_error);
-          continue;
-        }
-        if (got > 0) c.input_length += static_cast<size_t>(got);
-        Event why = Event::tcp_closed_error;
-        if (!process(c, why)) {
-          (void)flush(c);  // answers already made still go out if they can
-          close_connection(fd, why);
-          continue;
-        }
-        if (!flush(c)) {
+        if (got == 0) {
+          c.peer_closed = true;  // a client may pipeline, then half-close: its answers still go out
+        } else if (got < 0 && errno != EAGAIN && errno != EINTR) {
           close_connection(fd, Event::tcp_closed_error);
           continue;
+        } else if (got > 0) {
+          c.input_length += static_cast<size_t>(got);
         }
       }
+      Event why = Event::tcp_closed_error;
+      if (!process(c, why)) {
+        (void)flush(c);  // answers already made still go out if they can
+        close_connection(fd, why);
+        continue;
+      }
+      if (!flush(c)) {
+        close_connection(fd, Event::tcp_closed_error);
+        continue;
+      }
+      if (c.peer_closed && c.queued() == 0) {
+        close_connection(fd, Event::tcp_closed_by_peer);
+        continue;
+      }
+      c.reading = !c.peer_closed && c.queued() < kMaxQueuedOutput && c.input_length < kInputCapacity;
       modify(c);
     }
     // Idle and stalled connections: no complete message for longer than the timeout.

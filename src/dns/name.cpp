@@ -19,8 +19,11 @@ bool DnsName::append_label(std::span<const uint8_t> label) noexcept {
 bool DnsName::from_text(std::string_view text) noexcept {
   clear();
   if (text == ".") return true;
-  if (!text.empty() && text.back() == '.' && (text.size() < 2 || text[text.size() - 2] != '\\')) {
-    text.remove_suffix(1);
+  if (!text.empty() && text.back() == '.') {
+    // The final dot ends the name unless it is escaped: preceded by an odd run of backslashes.
+    size_t backslashes = 0;
+    while (backslashes + 1 < text.size() && text[text.size() - 2 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) text.remove_suffix(1);
   }
   if (text.empty()) return false;
   std::array<uint8_t, kMaxLabelLength + 1> label{};

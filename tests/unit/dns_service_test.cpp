@@ -67,8 +67,10 @@ class DnsServiceTest : public ::testing::Test {
     return std::vector<std::byte>(buffer.begin() + 2, buffer.end());
   }
   static std::vector<std::byte> framed(const std::vector<std::byte>& query) {
-    std::vector<std::byte> out{static_cast<std::byte>(query.size() >> 8), static_cast<std::byte>(query.size() & 0xFF)};
-    out.insert(out.end(), query.begin(), query.end());
+    std::vector<std::byte> out(2 + query.size());
+    out[0] = static_cast<std::byte>(query.size() >> 8);
+    out[1] = static_cast<std::byte>(query.size() & 0xFF);
+    std::copy(query.begin(), query.end(), out.begin() + 2);
     return out;
   }
 
@@ -120,6 +122,24 @@ TEST_F(DnsServiceTest, TcpAnswersPipelinedQueriesInOrder) {
   ASSERT_TRUE(first && next);
   EXPECT_EQ(testing::parse_response(*first)->id, 1);
   EXPECT_EQ(testing::parse_response(*next)->rcode, 5);
+}
+
+TEST_F(DnsServiceTest, TcpHalfCloseStillGetsEveryAnswer) {
+  const int fd = connect_tcp();
+  std::vector<std::byte> all;
+  for (uint16_t id = 1; id <= 3; ++id) {
+    const auto q = framed(testing::make_query({.name = test_name(), .id = id}));
+    all.insert(all.end(), q.begin(), q.end());
+  }
+  ASSERT_EQ(::send(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
+  ::shutdown(fd, SHUT_WR);  // pipelined, then done sending
+  for (uint16_t id = 1; id <= 3; ++id) {
+    const auto answer = read_tcp_message(fd);
+    ASSERT_TRUE(answer) << "answer " << id;
+    EXPECT_EQ(testing::parse_response(*answer)->id, id);
+  }
+  EXPECT_FALSE(read_tcp_message(fd, 1000));  // then the server closes
+  ::close(fd);
 }
 
 TEST_F(DnsServiceTest, TcpStalledAndZeroLengthConnectionsAreClosed) {

@@ -42,6 +42,15 @@ TEST(DnsName, EscapesInPresentation) {
   EXPECT_EQ(n.to_text(), "x\\000y.c");
 }
 
+TEST(DnsName, FinalDotAfterAnEscapedBackslashEndsTheName) {
+  DnsName n;
+  ASSERT_TRUE(n.from_text("a\\\\."));  // a\\. : label "a\\", then the root
+  EXPECT_EQ(n.label_count(), 1u);
+  EXPECT_EQ(n.label(0).size(), 2u);
+  ASSERT_TRUE(n.from_text("a\\.b"));  // a\.b: one label "a.b"
+  EXPECT_EQ(n.label_count(), 1u);
+}
+
 TEST(DnsName, EndsWithIgnoresCaseAndRespectsLabels) {
   DnsName name, zone, other;
   ASSERT_TRUE(name.from_text("abc.LEAK.example.ORG"));

@@ -232,6 +232,18 @@ TEST_F(ResponderTest, V6SubZoneReferralOverIpv4AnswerOverIpv6) {
   EXPECT_EQ(r->answer.at(0).rdata.size(), 16u);
 }
 
+TEST_F(ResponderTest, BadTokensBelowACutAreReferredLikeGoodOnes) {
+  std::string name = test_name("v6", "v6.leak.test");
+  name[2] = name[2] == 'a' ? 'b' : 'a';
+  const auto r = ask({.name = name}, v4_client_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rcode, 0);
+  EXPECT_FALSE(r->aa());
+  EXPECT_EQ(result_.outcome, Outcome::referral);
+  EXPECT_EQ(r->authority.at(0).rdata_name, "ns.v6.leak.test");
+  EXPECT_FALSE(result_.observed);
+}
+
 TEST_F(ResponderTest, V4SubZoneIsTheMirror) {
   const std::string name = test_name("v4", "v4.leak.test");
   auto r = ask({.name = name}, v6_client_);
@@ -305,6 +317,7 @@ TEST_F(ResponderTest, EdnsAnswerCarriesOpt) {
   EXPECT_EQ(observation_.edns_payload_size, 4096);
   EXPECT_TRUE(observation_.dnssec_ok);
   EXPECT_TRUE(observation_.cookie);
+  EXPECT_EQ(*r->opt_ttl & 0x8000u, 0x8000u);  // DO copied back (RFC 3225 3)
 }
 
 }  // namespace
