@@ -1,0 +1,36 @@
+// Address -> network facts for the verdict and the API, with a bounded cache. Enrichment runs when
+// results are read, never on the DNS path.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "enrich/ip_data.h"
+#include "verdict/verdict.h"
+
+namespace dnsleak::enrich {
+
+struct EnrichmentFiles {
+  std::vector<std::string> asn_csv;    // ip-location-db asn CSVs (or the lab's)
+  std::vector<std::string> country;    // .mmdb or .csv
+  std::vector<std::string> operators;  // asn,operator,source
+};
+
+class Enricher {
+ public:
+  // Loads every file; throws DataError naming the one that failed. No files: every answer empty.
+  explicit Enricher(const EnrichmentFiles& files);
+  [[nodiscard]] verdict::Network network_of(const store::IpAddress& address) const;
+  [[nodiscard]] size_t asn_ranges() const noexcept { return asn_.size(); }
+
+ private:
+  AsnDatabase asn_;
+  CountryDatabase country_;
+  ResolverOperators operators_;
+  mutable std::mutex cache_mutex_;
+  mutable std::unordered_map<std::string, verdict::Network> cache_;
+};
+
+}  // namespace dnsleak::enrich

@@ -1,0 +1,218 @@
+#include "enrich/ip_data.h"
+
+#include <arpa/inet.h>
+#include <maxminddb.h>
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+
+namespace dnsleak::enrich {
+namespace {
+
+std::ifstream open_or_throw(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw DataError("cannot read enrichment file '" + path + "'");
+  return in;
+}
+
+[[noreturn]] void bad_line(const std::string& path, size_t line, const std::string& why) {
+  throw DataError(path + ":" + std::to_string(line) + ": " + why);
+}
+
+}  // namespace
+
+std::vector<std::string> split_csv_line(std::string_view line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+bool parse_ip(std::string_view text, store::IpAddress& out) noexcept {
+  char buffer[64];
+  if (text.size() >= sizeof buffer) return false;
+  std::copy(text.begin(), text.end(), buffer);
+  buffer[text.size()] = '\0';
+  out = {};
+  if (inet_pton(AF_INET, buffer, out.bytes.data()) == 1) {
+    out.family = 4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, buffer, out.bytes.data()) == 1) {
+    out.family = 6;
+    return true;
+  }
+  return false;
+}
+
+uint32_t ipv4_key(const store::IpAddress& a) noexcept {
+  return (uint32_t{a.bytes[0]} << 24) | (uint32_t{a.bytes[1]} << 16) | (uint32_t{a.bytes[2]} << 8) | a.bytes[3];
+}
+
+Ipv6Key ipv6_key(const store::IpAddress& a) noexcept {
+  Ipv6Key k = 0;
+  for (uint8_t b : a.bytes) k = (k << 8) | b;
+  return k;
+}
+
+void AsnDatabase::load_csv(const std::string& path) {
+  std::ifstream in = open_or_throw(path);
+  std::unordered_map<std::string, uint32_t> organisation_ids;
+  for (size_t i = 0; i < organisations_.size(); ++i)
+    organisation_ids.emplace(organisations_[i], static_cast<uint32_t>(i));
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    const auto fields = split_csv_line(line);
+    if (fields.size() < 3) bad_line(path, number, "expected first,last,asn[,organisation]");
+    store::IpAddress first, last;
+    if (!parse_ip(fields[0], first) || !parse_ip(fields[1], last) || first.family != last.family) {
+      bad_line(path, number, "bad address range");
+    }
+    uint32_t asn = 0;
+    const auto [end, error] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), asn);
+    if (error != std::errc{} || end != fields[2].data() + fields[2].size()) bad_line(path, number, "bad AS number");
+    const std::string organisation = fields.size() > 3 ? fields[3] : "";
+    auto [it, inserted] = organisation_ids.emplace(organisation, static_cast<uint32_t>(organisations_.size()));
+    if (inserted) organisations_.push_back(organisation);
+    const AsnRecord record{asn, it->second};
+    if (first.family == 4)
+      v4_.add(ipv4_key(first), ipv4_key(last), record);
+    else
+      v6_.add(ipv6_key(first), ipv6_key(last), record);
+  }
+}
+
+void AsnDatabase::freeze() {
+  v4_.freeze();
+  v6_.freeze();
+}
+
+std::optional<AsnDatabase::Result> AsnDatabase::lookup(const store::IpAddress& address) const noexcept {
+  const AsnRecord* r = address.family == 4 ? v4_.find(ipv4_key(address)) : v6_.find(ipv6_key(address));
+  if (r == nullptr) return std::nullopt;
+  return Result{r->asn, organisations_[r->organisation]};
+}
+
+struct CountryDatabase::Mmdb {
+  MMDB_s db{};
+  bool open = false;
+  ~Mmdb() {
+    if (open) MMDB_close(&db);
+  }
+};
+
+CountryDatabase::CountryDatabase() = default;
+CountryDatabase::~CountryDatabase() = default;
+CountryDatabase::CountryDatabase(CountryDatabase&&) noexcept = default;
+CountryDatabase& CountryDatabase::operator=(CountryDatabase&&) noexcept = default;
+
+void CountryDatabase::load(const std::string& path) {
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".mmdb") == 0) {
+    auto mmdb = std::make_unique<Mmdb>();
+    const int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb->db);
+    if (status != MMDB_SUCCESS) throw DataError("cannot open '" + path + "': " + MMDB_strerror(status));
+    mmdb->open = true;
+    mmdbs_.push_back(std::move(mmdb));
+    return;
+  }
+  std::ifstream in = open_or_throw(path);
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    const auto fields = split_csv_line(line);
+    store::IpAddress first, last;
+    if (fields.size() < 3 || !parse_ip(fields[0], first) || !parse_ip(fields[1], last) || first.family != last.family ||
+        fields[2].size() != 2) {
+      bad_line(path, number, "expected first,last,country_code");
+    }
+    const std::array<char, 2> code{fields[2][0], fields[2][1]};
+    if (first.family == 4)
+      v4_.add(ipv4_key(first), ipv4_key(last), code);
+    else
+      v6_.add(ipv6_key(first), ipv6_key(last), code);
+  }
+}
+
+void CountryDatabase::freeze() {
+  v4_.freeze();
+  v6_.freeze();
+}
+
+std::string CountryDatabase::lookup(const store::IpAddress& address) const {
+  const std::array<char, 2>* code = address.family == 4 ? v4_.find(ipv4_key(address)) : v6_.find(ipv6_key(address));
+  if (code != nullptr) return std::string(code->data(), 2);
+  for (const auto& mmdb : mmdbs_) {
+    sockaddr_storage storage{};
+    if (address.family == 4) {
+      auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
+      v4.sin_family = AF_INET;
+      std::memcpy(&v4.sin_addr, address.bytes.data(), 4);
+    } else {
+      auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
+      v6.sin6_family = AF_INET6;
+      std::memcpy(&v6.sin6_addr, address.bytes.data(), 16);
+    }
+    int error = 0;
+    MMDB_lookup_result_s result = MMDB_lookup_sockaddr(&mmdb->db, reinterpret_cast<sockaddr*>(&storage), &error);
+    if (error != MMDB_SUCCESS || !result.found_entry) continue;
+    MMDB_entry_data_s data{};
+    // ip-location-db writes {"country_code": "AU"}; MaxMind GeoLite2 {"country": {"iso_code": "AU"}}.
+    if ((MMDB_get_value(&result.entry, &data, "country_code", nullptr) == MMDB_SUCCESS && data.has_data) ||
+        (MMDB_get_value(&result.entry, &data, "country", "iso_code", nullptr) == MMDB_SUCCESS && data.has_data)) {
+      if (data.type == MMDB_DATA_TYPE_UTF8_STRING) return std::string(data.utf8_string, data.data_size);
+    }
+  }
+  return "";
+}
+
+void ResolverOperators::load_csv(const std::string& path) {
+  std::ifstream in = open_or_throw(path);
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    const auto fields = split_csv_line(line);
+    uint32_t asn = 0;
+    if (fields.size() < 2 ||
+        std::from_chars(fields[0].data(), fields[0].data() + fields[0].size(), asn).ec != std::errc{} ||
+        fields[1].empty()) {
+      bad_line(path, number, "expected asn,operator,source");
+    }
+    entries_.emplace_back(asn, fields[1]);
+  }
+  std::sort(entries_.begin(), entries_.end());
+}
+
+std::string_view ResolverOperators::lookup(uint32_t asn) const noexcept {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), asn,
+                             [](const std::pair<uint32_t, std::string>& e, uint32_t a) { return e.first < a; });
+  return it != entries_.end() && it->first == asn ? std::string_view(it->second) : std::string_view();
+}
+
+}  // namespace dnsleak::enrich

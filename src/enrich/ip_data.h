@@ -1,0 +1,86 @@
+// Enrichment data: address -> AS number and organisation, address -> country, and AS number ->
+// known public-resolver operator. Loaded once at start (throwing on bad files), read-only after.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "enrich/range_table.h"
+#include "store/observation.h"
+
+namespace dnsleak::enrich {
+
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct AsnRecord {
+  uint32_t asn = 0;
+  uint32_t organisation = 0;  // index into the organisation names
+};
+
+// IP -> ASN from CSV files in the ip-location-db layout: `first,last,asn,organisation` with
+// dotted/colon addresses, IPv4 and IPv6 in one file or several (RFC 4180 quoting).
+class AsnDatabase {
+ public:
+  void load_csv(const std::string& path);  // throws DataError naming the file and line
+  void freeze();
+  struct Result {
+    uint32_t asn;
+    std::string_view organisation;
+  };
+  [[nodiscard]] std::optional<Result> lookup(const store::IpAddress& address) const noexcept;
+  [[nodiscard]] size_t size() const noexcept { return v4_.size() + v6_.size(); }
+
+ private:
+  RangeTable<uint32_t, AsnRecord> v4_;
+  RangeTable<Ipv6Key, AsnRecord> v6_;
+  std::vector<std::string> organisations_;
+};
+
+// IP -> ISO country code. From a MaxMind DB file (ip-location-db's `country_code`, or GeoLite2's
+// `country.iso_code`) or a CSV file `first,last,country_code`.
+class CountryDatabase {
+ public:
+  CountryDatabase();
+  ~CountryDatabase();
+  CountryDatabase(CountryDatabase&&) noexcept;
+  CountryDatabase& operator=(CountryDatabase&&) noexcept;
+  void load(const std::string& path);  // .mmdb or .csv; throws DataError
+  void freeze();
+  [[nodiscard]] std::string lookup(const store::IpAddress& address) const;  // "" when unknown
+
+ private:
+  struct Mmdb;
+  std::vector<std::unique_ptr<Mmdb>> mmdbs_;
+  RangeTable<uint32_t, std::array<char, 2>> v4_;
+  RangeTable<Ipv6Key, std::array<char, 2>> v6_;
+};
+
+// AS number -> public resolver operator ("Cloudflare"), from a CSV file `asn,operator,source`
+// (lines starting with # are comments).
+class ResolverOperators {
+ public:
+  void load_csv(const std::string& path);
+  [[nodiscard]] std::string_view lookup(uint32_t asn) const noexcept;
+  [[nodiscard]] size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  std::vector<std::pair<uint32_t, std::string>> entries_;  // sorted by ASN
+};
+
+// Splits one CSV line (RFC 4180 quoting, "" inside quotes). Exposed for tests.
+[[nodiscard]] std::vector<std::string> split_csv_line(std::string_view line);
+// Parses a dotted or colon address into the table keys; false if neither.
+[[nodiscard]] bool parse_ip(std::string_view text, store::IpAddress& out) noexcept;
+[[nodiscard]] Ipv6Key ipv6_key(const store::IpAddress& a) noexcept;
+[[nodiscard]] uint32_t ipv4_key(const store::IpAddress& a) noexcept;
+
+}  // namespace dnsleak::enrich
