@@ -119,6 +119,7 @@ const char* to_string(Outcome o) noexcept {
 }
 
 struct Responder::Plan {
+  std::string_view probe;  // of a valid test name
   Outcome outcome = Outcome::answer;
   uint8_t rcode = dns::rcode::NOERROR;
   bool authoritative = true;
@@ -195,6 +196,7 @@ void Responder::plan_in_zone(const dns::Query& q, const QueryContext& context, P
         if (check == testname::TokenCheck::valid) {
           plan.node = Node::test_name;
           plan.observe = true;
+          plan.probe = observation.probe.view();
         } else if (plan.outcome == Outcome::referral) {
           // Below a cut the parent knows nothing of the child's names: a referral for all of
           // them, valid or not (the child would say NXDOMAIN); only valid ones are observed.
@@ -389,6 +391,11 @@ void Responder::write_answer(const dns::Query& q, const QueryContext& context, c
       break;
     }
     case Node::test_name:
+      // Probes "4" and "6" resolve to one family only: an HTTP request to them shows the
+      // client's IPv4 or IPv6 exit.
+      if ((plan.probe == "4" && qtype == rr_type::AAAA) || (plan.probe == "6" && qtype == rr_type::A)) {
+        break;
+      }
       if (qtype == rr_type::A || (any && !zone_.web_ipv4.empty())) {
         write_a(all, zone_.web_ipv4, zone_.answer_ttl);
       } else if (qtype == rr_type::AAAA || any) {

@@ -173,6 +173,11 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   take(base.token_max_age, over.token_max_age);
   take(base.answer_ttl, over.answer_ttl);
   take(base.negative_ttl, over.negative_ttl);
+  take_list(base.http_listen, over.http_listen);
+  take(base.web_root, over.web_root);
+  take_list(base.asn_db, over.asn_db);
+  take_list(base.country_db, over.country_db);
+  take_list(base.resolver_operators, over.resolver_operators);
   return base;
 }
 
@@ -264,6 +269,13 @@ ServerConfig resolve(const RawSettings& raw) {
     config.node_id = host;
   }
   config.observations_log = raw.observations_log.value_or("");
+  for (const std::string& text : raw.http_listen) {
+    const auto address = auth::parse_socket_address(text);
+    if (!address) throw ConfigError("http_listen: '" + text + "' is not ADDR:PORT (IPv6 as [ADDR]:PORT)");
+    config.http_listen.push_back(*address);
+  }
+  config.web_root = raw.web_root.value_or("");
+  config.enrichment = {raw.asn_db, raw.country_db, raw.resolver_operators};
   return config;
 }
 

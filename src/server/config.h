@@ -10,6 +10,7 @@
 
 #include "auth/dns_service.h"
 #include "auth/zone_config.h"
+#include "enrich/enricher.h"
 
 namespace dnsleak::server {
 
@@ -38,6 +39,11 @@ struct RawSettings {
   std::optional<int64_t> token_max_age;
   std::optional<int64_t> answer_ttl;
   std::optional<int64_t> negative_ttl;
+  std::vector<std::string> http_listen;
+  std::optional<std::string> web_root;
+  std::vector<std::string> asn_db;
+  std::vector<std::string> country_db;
+  std::vector<std::string> resolver_operators;
 };
 
 struct ServerConfig {
@@ -48,6 +54,9 @@ struct ServerConfig {
   std::string observations_log;  // empty: none; "-": standard output
   uint32_t store_max_observations = 1u << 20;
   int64_t store_max_age_ms = 3'600'000;
+  std::vector<auth::SocketAddress> http_listen;  // empty: no HTTP server
+  std::string web_root;
+  enrich::EnrichmentFiles enrichment;
 };
 
 // Reads a TOML file into settings. Unknown keys are errors (a typo must not pass silently).

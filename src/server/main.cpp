@@ -7,7 +7,12 @@
 
 #include "auth/dns_service.h"
 #include "auth/responder.h"
+#include "enrich/enricher.h"
+#include "http/api.h"
+#include "http/egress_store.h"
+#include "http/http_server.h"
 #include "server/config.h"
+#include "server/metrics.h"
 #include "server/server_options.h"
 #include "store/memory_store.h"
 #include "store/observation_log.h"
@@ -59,14 +64,43 @@ int serve(const server::ServerConfig& config) {
   }
   const auth::Responder responder(config.zone, tokens);
   auth::DnsService service(config.dns, responder, sinks);
+
+  // HTTP: the API, the page, the probes. Enrichment data load only when it is served.
+  std::unique_ptr<enrich::Enricher> enricher;
+  std::unique_ptr<http::EgressStore> egress;
+  std::unique_ptr<http::Api> api;
+  std::unique_ptr<http::HttpServer> http_server;
+  if (!config.http_listen.empty()) {
+    enricher = std::make_unique<enrich::Enricher>(config.enrichment);
+    egress = std::make_unique<http::EgressStore>(config.store_max_observations / 8 + 1024, config.store_max_age_ms);
+    http::ApiConfig api_config;
+    api_config.zone = config.zone.apex;
+    api_config.web_root = config.web_root.empty() ? DNSLEAK_DEFAULT_WEB_ROOT : config.web_root;
+    api = std::make_unique<http::Api>(api_config, tokens, memory_store, *egress, *enricher, [&]() {
+      return server::prometheus_text(service.counters(), memory_store.stats(),
+                                     http_server ? &http_server->stats() : nullptr);
+    });
+    http::HttpServerOptions http_options;
+    http_options.listen = config.http_listen;
+    http_server = std::make_unique<http::HttpServer>(http_options, *api);
+  }
+
   service.start();
+  if (http_server) http_server->start();
   std::string where;
   for (const auth::SocketAddress& a : service.bound()) {
     if (!where.empty()) where += ' ';
     where += a.to_string();
   }
-  std::fprintf(stderr, "dnsleakd: serving %s on udp+tcp %s (node %s)\n", config.zone.apex.to_text().c_str(),
-               where.c_str(), config.node_id.c_str());
+  std::string http_where;
+  if (http_server) {
+    for (const auth::SocketAddress& a : http_server->bound()) {
+      http_where += ' ';
+      http_where += a.to_string();
+    }
+  }
+  std::fprintf(stderr, "dnsleakd: serving %s on udp+tcp %s (node %s)%s%s\n", config.zone.apex.to_text().c_str(),
+               where.c_str(), config.node_id.c_str(), http_where.empty() ? "" : "; http", http_where.c_str());
 
   while (true) {
     int signal = 0;
@@ -77,6 +111,7 @@ int serve(const server::ServerConfig& config) {
     }
     break;
   }
+  if (http_server) http_server->stop();
   service.stop();
   const store::StoreStats s = memory_store.stats();
   std::fprintf(stderr, "dnsleakd: stopped; counters %s; store held=%llu recorded=%llu evicted=%llu\n",

@@ -50,6 +50,16 @@ Command parse_command_line(int argc, char** argv) {
   add_int(app, "--token-max-age", flags.token_max_age, "seconds a test token stays valid [default: 86400]");
   add_int(app, "--answer-ttl", flags.answer_ttl, "TTL of the apex's and test names' A/AAAA [default: 300]");
   add_int(app, "--negative-ttl", flags.negative_ttl, "SOA minimum: how long NXDOMAIN/NODATA is cached [default: 60]");
+  app.add_option("--http-listen", flags.http_listen,
+                 "ADDR:PORT for the HTTP API, the page and the HTTP probes, repeatable [default: none]");
+  app.add_option_function<std::string>(
+      "--web-root", [&](const std::string& v) { flags.web_root = v; },
+      "directory of the page (index.html, app.js, style.css) [default: web/ of the source tree]");
+  app.add_option("--asn-db", flags.asn_db, "IP-to-ASN CSV (ip-location-db layout), repeatable");
+  app.add_option("--country-db", flags.country_db,
+                 "IP-to-country .mmdb (ip-location-db or GeoLite2) or .csv, repeatable");
+  app.add_option("--resolver-operators", flags.resolver_operators,
+                 "CSV asn,operator,source of known public resolvers, repeatable");
   app.add_option_function<std::string>(
       "--contact", [&](const std::string& v) { flags.contact = v; },
       "the SOA's contact name [default: hostmaster.<zone>]");

@@ -2,7 +2,21 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
 namespace dnsleak::store {
+
+size_t format_time_ms(int64_t unix_ms, std::span<char> out) noexcept {
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  struct tm utc {};
+  gmtime_r(&seconds, &utc);
+  const int n =
+      std::snprintf(out.data(), out.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                    utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(unix_ms % 1000));
+  return n > 0 ? std::min(static_cast<size_t>(n), out.size() - 1) : 0;
+}
 
 const char* to_string(Transport t) noexcept { return t == Transport::tcp ? "tcp" : "udp"; }
 

@@ -18,6 +18,10 @@ enum class SubZone : uint8_t { none, v4, v6, tcp };
 // What the responder did with the query.
 enum class AnswerKind : uint8_t { answer, nodata, referral, truncated };
 
+// Unix milliseconds as RFC 3339 UTC ("2026-11-27T02:57:10.872Z") into `out` (32 octets suffice);
+// returns the length.
+size_t format_time_ms(int64_t unix_ms, std::span<char> out) noexcept;
+
 [[nodiscard]] const char* to_string(Transport) noexcept;
 [[nodiscard]] const char* to_string(SubZone) noexcept;
 [[nodiscard]] const char* to_string(AnswerKind) noexcept;

@@ -85,16 +85,10 @@ std::string_view qtype_name(uint16_t qtype, std::span<char, 12> scratch) noexcep
 size_t format_observation_json(const ResolverObservation& o, std::string_view node_id,
                                std::span<char> buffer) noexcept {
   TextOut out{buffer};
-  // Time as RFC 3339 UTC with milliseconds.
-  const time_t seconds = static_cast<time_t>(o.time_ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char time_text[40];
-  const int tn = std::snprintf(time_text, sizeof time_text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                               utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                               static_cast<int>(o.time_ms % 1000));
+  char time_text[64];
+  const size_t tn = format_time_ms(o.time_ms, time_text);
   out.put("{\"time\":\"");
-  out.put({time_text, static_cast<size_t>(tn)});
+  out.put({time_text, tn});
   out.put("\",\"test_id\":\"");
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < testname::kTestIdSize; ++i) {

@@ -125,12 +125,23 @@ TokenAuthority::TokenAuthority(std::string_view secret, uint32_t max_age_seconds
   SipKey k0{}, k1{};
   k1.fill(0x5c);
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(secret.data()), secret.size());
+  SipKey k2{}, k3{};
+  k2.fill(0x36);
+  k3.fill(0xa5);
   const uint64_t a = siphash24(k0, bytes);
   const uint64_t b = siphash24(k1, bytes);
+  const uint64_t c = siphash24(k2, bytes);
+  const uint64_t d = siphash24(k3, bytes);
   for (size_t i = 0; i < 8; ++i) {
     key_[i] = static_cast<uint8_t>(a >> (8 * i));
     key_[8 + i] = static_cast<uint8_t>(b >> (8 * i));
+    results_key_[i] = static_cast<uint8_t>(c >> (8 * i));
+    results_key_[8 + i] = static_cast<uint8_t>(d >> (8 * i));
   }
+}
+
+uint64_t TokenAuthority::results_key(const TestToken& token) const noexcept {
+  return siphash24(results_key_, token.raw);
 }
 
 uint32_t TokenAuthority::mac(std::span<const uint8_t, 16> id_and_time) const noexcept {

@@ -70,9 +70,16 @@ class TokenAuthority {
   // the node that issued it and this one).
   [[nodiscard]] TokenCheck check(const TestToken& token, uint32_t now_unix) const noexcept;
 
+  // The key that opens a test's results, a MAC of its token under a second key: the token itself
+  // travels in cleartext DNS names (every resolver on the path sees it), the results key only
+  // goes to whoever created the test.
+  [[nodiscard]] uint64_t results_key(const TestToken& token) const noexcept;
+  [[nodiscard]] uint32_t max_age_seconds() const noexcept { return max_age_seconds_; }
+
  private:
   [[nodiscard]] uint32_t mac(std::span<const uint8_t, 16> id_and_time) const noexcept;
   SipKey key_{};
+  SipKey results_key_{};
   uint32_t max_age_seconds_;
 };
 

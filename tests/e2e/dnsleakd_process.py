@@ -19,7 +19,7 @@ ZONE = "leak.test"
 
 
 class Dnsleakd:
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), http=False):
         self.dir = tempfile.TemporaryDirectory(prefix="dnsleakd-e2e-")
         self.secret_file = os.path.join(self.dir.name, "secret")
         with open(self.secret_file, "w") as f:
@@ -31,6 +31,11 @@ class Dnsleakd:
                 "--nameserver", "ns1.leak.test=127.0.0.1,::1",
                 "--secret-file", self.secret_file, "--observations-log", self.log_path, "--node-id", "e2e",
                 *extra_args]
+        if http:
+            lab_data = os.path.join(os.path.dirname(__file__), "..", "lab", "data")
+            args += ["--http-listen", "127.0.0.1:0", "--asn-db", os.path.join(lab_data, "asn.csv"),
+                     "--country-db", os.path.join(lab_data, "country.csv"),
+                     "--resolver-operators", os.path.join(lab_data, "resolver-operators.csv")]
         self.stderr = open(self.stderr_path, "w+")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.stderr)
         deadline = time.monotonic() + 10
@@ -39,6 +44,8 @@ class Dnsleakd:
             m = re.search(r"on udp\+tcp 127\.0\.0\.1:(\d+) \[::1\]:(\d+)", text)
             if m:
                 self.port4, self.port6 = int(m.group(1)), int(m.group(2))
+                h = re.search(r"http 127\.0\.0\.1:(\d+)", text)
+                self.http_port = int(h.group(1)) if h else None
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError("dnsleakd exited: " + text)

@@ -1,0 +1,315 @@
+// The only translation unit that includes Boost.Beast (it is heavy to compile).
+#include "http/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "auth/dns_service.h"
+#include "http/results.h"
+
+namespace dnsleak::http {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+store::IpAddress to_ip(const tcp::endpoint& e) {
+  store::IpAddress a;
+  const net::ip::address address = e.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    const auto bytes = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_bytes();
+    std::memcpy(a.bytes.data(), bytes.data(), 4);
+  } else if (address.is_v4()) {
+    const auto bytes = address.to_v4().to_bytes();
+    std::memcpy(a.bytes.data(), bytes.data(), 4);
+  } else {
+    a.family = 6;
+    const auto bytes = address.to_v6().to_bytes();
+    std::memcpy(a.bytes.data(), bytes.data(), 16);
+  }
+  return a;
+}
+
+tcp::endpoint to_endpoint(const auth::SocketAddress& s) {
+  const store::IpAddress ip = s.ip();
+  if (ip.family == 4) {
+    net::ip::address_v4::bytes_type b;
+    std::memcpy(b.data(), ip.bytes.data(), 4);
+    return {net::ip::address_v4(b), s.port()};
+  }
+  net::ip::address_v6::bytes_type b;
+  std::memcpy(b.data(), ip.bytes.data(), 16);
+  return {net::ip::address_v6(b), s.port()};
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  // Declaration order is destruction order reversed: pending handlers (sessions) die with `io`,
+  // and they still touch `stats` and `options`, so those are declared first.
+  HttpServerOptions options;
+  const Api& api;
+  HttpStats stats;
+  bool stopped = false;
+  std::vector<auth::SocketAddress> bound;
+  std::thread thread;
+  net::io_context io{1};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+
+  Impl(HttpServerOptions o, const Api& a) : options(std::move(o)), api(a) {}
+
+  void count(int status) {
+    if (status < 300)
+      ++stats.responses_2xx;
+    else if (status < 400)
+      ++stats.responses_3xx;
+    else if (status < 500)
+      ++stats.responses_4xx;
+    else
+      ++stats.responses_5xx;
+  }
+
+  void accept(tcp::acceptor& acceptor);
+};
+
+namespace {
+
+// One connection: requests in turn (keep-alive), or one event stream.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server), timer_(stream_.get_executor()) {
+    ++server_.stats.connections_open;
+    beast::error_code ec;
+    remote_ = to_ip(stream_.socket().remote_endpoint(ec));
+  }
+  ~Session() {
+    --server_.stats.connections_open;
+    if (streaming_) --server_.stats.streams_open;
+  }
+
+  void start() { read(); }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(server_.options.max_body);
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header));
+    buffer_.consume(buffer_.size());
+    stream_.expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted || ec == net::error::eof) {
+      return close();
+    }
+    if (ec == bhttp::error::body_limit) return reply_error(413, "body_too_large", "the request body is too large");
+    if (ec == bhttp::error::header_limit)
+      return reply_error(431, "header_too_large", "the request header is too large");
+    if (ec) return reply_error(400, "bad_request", "the request is not valid HTTP/1.1");
+    const auto& req = parser_->get();
+    if (req.target().size() > server_.options.max_target)
+      return reply_error(414, "uri_too_long", "the URL is too long");
+
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.host = std::string(req[bhttp::field::host]);
+    request.remote = remote_;
+    request.body = req.body();
+    request.now_ms = auth::unix_now_ms();
+    keep_alive_ = req.keep_alive();
+
+    if (request.method == "GET") {
+      if (const auto token = server_.api.events_token(request.target, request.now_ms)) return start_stream(*token);
+    }
+    HttpResponse response = server_.api.handle(request);
+    const bool head = request.method == "HEAD";
+    write(std::move(response), head);
+  }
+
+  void reply_error(int status, std::string_view code, std::string_view message) {
+    keep_alive_ = false;
+    write(json_error(status, code, message), false);
+  }
+
+  void write(HttpResponse r, bool head) {
+    server_.count(r.status);
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
+    res->set(bhttp::field::server, "dnsleakd");
+    if (!r.content_type.empty()) res->set(bhttp::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
+    res->keep_alive(keep_alive_);
+    if (head) {
+      res->content_length(r.body.size());
+    } else {
+      res->body() = std::move(r.body);
+      res->prepare_payload();
+    }
+    stream_.expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !self->keep_alive_) return self->close();
+      self->read();
+    });
+  }
+
+  // --- Server-Sent Events -----------------------------------------------------------------------
+
+  void start_stream(const testname::TestToken& token) {
+    if (server_.stats.streams_open >= server_.options.max_streams) {
+      ++server_.stats.streams_refused;
+      keep_alive_ = false;
+      HttpResponse busy = json_error(503, "too_many_streams", "too many live result streams; poll the results instead");
+      busy.headers.emplace_back("Retry-After", "5");
+      return write(std::move(busy), false);
+    }
+    streaming_ = true;
+    ++server_.stats.streams_open;
+    ++server_.stats.streams_opened;
+    server_.count(200);
+    test_id_ = token.test_id();
+    stream_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(server_.options.stream_max_ms);
+    send(
+        "HTTP/1.1 200 OK\r\nServer: dnsleakd\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+        "Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: 2000\n\n");
+    watch_for_close();
+  }
+
+  // A client sends nothing on an event stream; a read that completes means it went away, and its
+  // place among the streams is freed at once rather than at the next write.
+  void watch_for_close() {
+    stream_.socket().async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (!ec) return self->watch_for_close();
+      self->finished_ = true;
+      self->close();
+    });
+  }
+
+  // Queues text on the stream; one write at a time, the next tick waits for it.
+  void send(std::string text) {
+    out_ = std::move(text);
+    stream_.expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
+    net::async_write(stream_, net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec || self->finished_) return self->close();
+      self->schedule_tick();
+    });
+  }
+
+  void schedule_tick() {
+    timer_.expires_after(std::chrono::milliseconds(server_.options.stream_poll_ms));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->tick();
+    });
+  }
+
+  void tick() {
+    const auto observations = server_.api.store().observations_of(test_id_);
+    std::string text;
+    for (size_t i = sent_; i < observations.size(); ++i) {
+      text += "event: observation\ndata: " + boost::json::serialize(observation_json(observations[i])) + "\n\n";
+    }
+    sent_ = std::max(sent_, observations.size());
+    if (std::chrono::steady_clock::now() >= stream_deadline_) {
+      text += "event: end\ndata: {}\n\n";
+      finished_ = true;
+    } else if (text.empty() && ++idle_ticks_ * server_.options.stream_poll_ms >= 15'000) {
+      text = ": keep-alive\n\n";  // proxies close silent connections
+      idle_ticks_ = 0;
+    }
+    if (text.empty()) return schedule_tick();
+    idle_ticks_ = 0;
+    send(std::move(text));
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    timer_.cancel();
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  net::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  store::IpAddress remote_;
+  bool keep_alive_ = true;
+  bool streaming_ = false;
+  bool finished_ = false;
+  bool closed_ = false;
+  testname::TestId test_id_{};
+  size_t sent_ = 0;
+  int idle_ticks_ = 0;
+  std::string out_;
+  std::array<char, 512> discard_{};
+  std::chrono::steady_clock::time_point stream_deadline_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
+  acceptor.async_accept([this, &acceptor](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;
+    if (!ec) {
+      if (stats.connections_open >= options.max_connections) {
+        ++stats.connections_refused;
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), *this)->start();
+      }
+    }
+    accept(acceptor);
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, const Api& api)
+    : impl_(std::make_unique<Impl>(std::move(options), api)) {
+  for (const auth::SocketAddress& address : impl_->options.listen) {
+    auto acceptor = std::make_unique<tcp::acceptor>(impl_->io);
+    const tcp::endpoint endpoint = to_endpoint(address);
+    beast::error_code ec;
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) acceptor->set_option(net::ip::v6_only(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("cannot listen for HTTP on " + address.to_string() + ": " + ec.message());
+    auth::SocketAddress actual = address;
+    actual.set_port(acceptor->local_endpoint().port());
+    impl_->bound.push_back(actual);
+    impl_->acceptors.push_back(std::move(acceptor));
+  }
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+const std::vector<auth::SocketAddress>& HttpServer::bound() const noexcept { return impl_->bound; }
+const HttpStats& HttpServer::stats() const noexcept { return impl_->stats; }
+
+void HttpServer::start() {
+  for (auto& acceptor : impl_->acceptors) impl_->accept(*acceptor);
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+void HttpServer::stop() noexcept {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+}  // namespace dnsleak::http

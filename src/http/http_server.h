@@ -1,0 +1,53 @@
+// dnsleakd's HTTP server: HTTP/1.1 with keep-alive (Boost.Beast) in front of the Api, plus the
+// Server-Sent Events stream of live observations. Beast stays inside http_server.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/listen_address.h"
+#include "http/api.h"
+
+namespace dnsleak::http {
+
+struct HttpServerOptions {
+  std::vector<auth::SocketAddress> listen;
+  size_t max_connections = 512;
+  size_t max_streams = 64;          // concurrent event streams
+  int request_timeout_ms = 10'000;  // to read one request (slow clients) or write one answer
+  int stream_max_ms = 120'000;      // an event stream ends after this long
+  int stream_poll_ms = 200;         // how often a stream looks for new observations
+  size_t max_body = 8 * 1024;
+  size_t max_header = 8 * 1024;
+  size_t max_target = 2048;
+};
+
+struct HttpStats {
+  std::atomic<uint64_t> responses_2xx{0}, responses_3xx{0}, responses_4xx{0}, responses_5xx{0};
+  std::atomic<uint64_t> connections_refused{0}, streams_refused{0}, streams_opened{0};
+  std::atomic<uint64_t> connections_open{0}, streams_open{0};
+};
+
+class HttpServer {
+ public:
+  // Binds every address or throws std::runtime_error naming the one that failed.
+  HttpServer(HttpServerOptions options, const Api& api);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  [[nodiscard]] const std::vector<auth::SocketAddress>& bound() const noexcept;
+  void start();
+  void stop() noexcept;
+  [[nodiscard]] const HttpStats& stats() const noexcept;
+
+  struct Impl;  // opaque: Beast stays in http_server.cpp
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dnsleak::http

@@ -1,0 +1,62 @@
+#include "server/metrics.h"
+
+namespace dnsleak::server {
+namespace {
+
+void metric(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const char* name, const std::string& labels, uint64_t value) {
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += ' ' + std::to_string(value) + '\n';
+}
+
+}  // namespace
+
+std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreStats& store,
+                            const http::HttpStats* http) {
+  std::string out;
+  metric(out, "dnsleak_dns_packets_total", "counter", "DNS packets by what became of them (drop_* were not answered).");
+  for (size_t i = 0; i < auth::kOutcomeCount; ++i) {
+    sample(out, "dnsleak_dns_packets_total",
+           "outcome=\"" + std::string(auth::to_string(static_cast<auth::Outcome>(i))) + "\"", dns.outcomes[i]);
+  }
+  metric(out, "dnsleak_dns_events_total", "counter", "Listener events: queries by transport, TCP connections, errors.");
+  for (size_t i = 0; i < auth::kEventCount; ++i) {
+    sample(out, "dnsleak_dns_events_total",
+           "event=\"" + std::string(auth::to_string(static_cast<auth::Event>(i))) + "\"", dns.events[i]);
+  }
+  metric(out, "dnsleak_store_observations", "gauge", "Observations held in the store.");
+  sample(out, "dnsleak_store_observations", "", store.held);
+  metric(out, "dnsleak_store_capacity", "gauge", "Observations the store holds at most.");
+  sample(out, "dnsleak_store_capacity", "", store.capacity);
+  metric(out, "dnsleak_store_evictions_total", "counter", "Observations dropped from the store, by reason.");
+  sample(out, "dnsleak_store_evictions_total", "reason=\"expired\"", store.evicted_expired);
+  sample(out, "dnsleak_store_evictions_total", "reason=\"capacity\"", store.evicted_capacity);
+  if (http != nullptr) {
+    metric(out, "dnsleak_http_responses_total", "counter", "HTTP responses by status class.");
+    sample(out, "dnsleak_http_responses_total", "class=\"2xx\"", http->responses_2xx);
+    sample(out, "dnsleak_http_responses_total", "class=\"3xx\"", http->responses_3xx);
+    sample(out, "dnsleak_http_responses_total", "class=\"4xx\"", http->responses_4xx);
+    sample(out, "dnsleak_http_responses_total", "class=\"5xx\"", http->responses_5xx);
+    metric(out, "dnsleak_http_refused_total", "counter", "HTTP connections and event streams refused at their caps.");
+    sample(out, "dnsleak_http_refused_total", "what=\"connection\"", http->connections_refused);
+    sample(out, "dnsleak_http_refused_total", "what=\"stream\"", http->streams_refused);
+    metric(out, "dnsleak_http_open", "gauge", "Open HTTP connections and event streams.");
+    sample(out, "dnsleak_http_open", "what=\"connection\"", http->connections_open);
+    sample(out, "dnsleak_http_open", "what=\"stream\"", http->streams_open);
+  }
+  return out;
+}
+
+}  // namespace dnsleak::server

@@ -1,0 +1,15 @@
+// dnsleakd's /metrics in the Prometheus text exposition format.
+#pragma once
+
+#include <string>
+
+#include "auth/counters.h"
+#include "http/http_server.h"
+#include "store/memory_store.h"
+
+namespace dnsleak::server {
+
+[[nodiscard]] std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreStats& store,
+                                          const http::HttpStats* http);
+
+}  // namespace dnsleak::server
