@@ -2,8 +2,9 @@
 """The dnsleak demo: brings the leak lab up, plays every leak scenario through the real binaries
 and shows what a user would see, then tears the lab down.
 
-Until the client (`dnsleak test`) exists, it shows what dnsleakd recorded per scenario: which
-resolvers asked for the scenario's unique test name, over which family and transport.
+Per scenario a small client (tests/lab/lab_client.py, standing in for `dnsleak test` until that
+exists) creates a test on dnsleakd's API, resolves its names through glibc, probes over IPv4 and
+IPv6, and prints what the API returns: the resolvers with their networks, the exits, the verdict.
 Exit status: 0 when every scenario matched its ground truth, 1 otherwise, 2 when the lab cannot run.
 """
 import argparse
@@ -54,19 +55,24 @@ def main():
         for number, s in enumerate(chosen, 1):
             lab.reset_client()
             s.apply(lab)
-            name = lab.test_name("d%d" % number)
-            rc, out = lab.lookup(name)
-            observations = lab.settle(name, expect_at_least=2 * len(s.expected))
-            seen = scenarios.resolvers_seen(observations)
-            ok = seen == s.expected and rc == 0
+            results = lab.run_client()
+            verdict = results["verdict"]["outcome"]
+            ok = verdict == ("leak" if s.leak else "no_leak")
             matched += ok
             print("%d. %s" % (number, s.title))
             print("   setup: %s" % s.explanation)
-            print("   lookup: getent ahosts %s -> %s" % (name, out.split()[0] if rc == 0 and out else "failed"))
-            print("   dnsleakd saw:")
-            print("\n".join(describe(observations)))
-            print("   truth: %s; recorded resolvers %s the ground truth\n" % (
-                "LEAK" if s.leak else "no leak", "match" if ok else "DO NOT match"))
+            print("   resolvers that asked dnsleakd:")
+            for r in results["resolvers"]:
+                n = r["network"]
+                print("    %-18s %-4s AS%-6s %-26s %s" % (r["address"], "+".join(r["transports"]), n["asn"],
+                                                         n["organisation"] or "?",
+                                                         "public resolver: " + n["public_operator"] if n["public_operator"] else ""))
+            print("   exits seen by the web server: " + ", ".join(
+                "%s (AS%s %s)" % (e["address"], e["network"]["asn"], e["network"]["organisation"]) for e in results["egress"]))
+            print("   verdict: %s" % {"leak": "DNS LEAK", "no_leak": "no leak", "inconclusive": "could not tell"}[verdict])
+            for f in results["verdict"]["findings"]:
+                print("     - [%s] %s" % (f["severity"], f["reason"]))
+            print("   ground truth: %s -> %s\n" % ("LEAK" if s.leak else "no leak", "verdict right" if ok else "VERDICT WRONG"))
         if not args.scenario:
             lab.reset_client()
             scenarios.by_key("full-leak").apply(lab)
@@ -83,7 +89,7 @@ def main():
             print("\nlogs: %s" % lab.dir)
     finally:
         lab.down()
-    print("\n%d of %d scenarios matched their ground truth; lab torn down." % (matched, len(chosen)))
+    print("\n%d of %d verdicts matched the ground truth; lab torn down." % (matched, len(chosen)))
     return 0 if matched == len(chosen) else 1
 
 

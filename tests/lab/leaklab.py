@@ -40,7 +40,8 @@ ISP_DNS4, ISP_DNS6 = "10.77.10.53", "fd77:0:0:10::53"
 VPN_DNS4 = "10.77.20.53"
 PUB_DNS4, PUB_DNS6 = "10.77.30.53", "fd77:0:0:30::53"
 AUTH4, AUTH6 = "10.77.0.53", "fd77::53"
-WEB4 = "10.77.0.80"
+WEB4, WEB6 = "10.77.0.80", "fd77::80"
+LAB_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 CLIENT4, CLIENT6 = "10.77.1.2", "fd77:0:0:1::2"
 ISP_LAN4, ISP_LAN6 = "10.77.1.1", "fd77:0:0:1::1"
 VPN_ENDPOINT, TUNNEL_PORT = "10.77.0.3", 51820
@@ -226,6 +227,7 @@ class Lab:
             self.ip(role, "addr", "add", v6 + "/64", "dev", "wan0", "nodad")
             self.ip(role, "link", "set", "wan0", "up")
         self.ip("auth", "addr", "add", WEB4 + "/24", "dev", "wan0")
+        self.ip("auth", "addr", "add", WEB6 + "/64", "dev", "wan0", "nodad")
 
         # The client's physical uplink to the ISP.
         self.ip("client", "link", "add", "eth0", "type", "veth", "peer", "name", "lan0", "netns", self.ns["isp"])
@@ -285,7 +287,10 @@ class Lab:
         with open(self.secret_file, "w") as f:
             f.write("lab secret %032x\n" % random.getrandbits(128))
         self.start("dnsleakd", "auth", DNSLEAKD, "--zone", ZONE, "--dns-listen", AUTH4 + ":53",
-                   "--dns-listen", "[%s]:53" % AUTH6, "--web-address", WEB4,
+                   "--dns-listen", "[%s]:53" % AUTH6, "--web-address", WEB4, "--web-address", WEB6,
+                   "--http-listen", WEB4 + ":80", "--http-listen", "[%s]:80" % WEB6,
+                   "--asn-db", os.path.join(LAB_DATA, "asn.csv"), "--country-db", os.path.join(LAB_DATA, "country.csv"),
+                   "--resolver-operators", os.path.join(LAB_DATA, "resolver-operators.csv"),
                    "--nameserver", "ns1.%s=%s,%s" % (ZONE, AUTH4, AUTH6), "--secret-file", self.secret_file,
                    "--observations-log", self.observation_log, "--node-id", "lab-auth", "--answer-ttl", "1",
                    "--negative-ttl", "1")
@@ -407,6 +412,14 @@ class Lab:
             _live_labs.remove(self)
 
     # --- using the lab ----------------------------------------------------------------------------
+
+    def run_client(self, *args, timeout=60):
+        """The lab's HTTP leak-test client (lab_client.py) in the client namespace: JSON out."""
+        result = self.sh("client", sys.executable, os.path.join(HERE, "lab_client.py"), *args, check=False,
+                         timeout=timeout)
+        if result.returncode != 0:
+            raise LabError("lab_client failed: " + (result.stderr or result.stdout).strip())
+        return json.loads(result.stdout)
 
     def test_name(self, probe="a", under=ZONE):
         out = run(DNSLEAKD, "token", "--secret-file", self.secret_file, "--zone", under, "--probe", probe)

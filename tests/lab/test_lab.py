@@ -89,6 +89,31 @@ class LeakScenarios(unittest.TestCase):
         self.assertEqual(dns, [], "no DNS may cross eth0 in the clear")
         self.assertGreater(len(carrier), 0, "the query rides the tunnel carrier")
 
+    def test_api_verdict_matches_the_ground_truth_in_every_scenario(self):
+        # The leak test as a service, end to end: the API creates a test, the client resolves its
+        # names through glibc and probes over IPv4 and IPv6, the results carry the enriched
+        # resolvers and exits and a verdict that must be each scenario's truth.
+        for s in SCENARIOS:
+            with self.subTest(scenario=s.key):
+                self.lab.reset_client()
+                s.apply(self.lab)
+                results = self.lab.run_client()
+                self.assertEqual(results["verdict"]["outcome"], "leak" if s.leak else "no_leak", results["verdict"])
+                seen = {r["address"] for r in results["resolvers"] if r["family"] == "ipv4"}
+                self.assertEqual(seen, {address for address, _, _ in s.expected})
+                for r in results["resolvers"]:
+                    self.assertIn(r["network"]["asn"], (64500, 64501, 64502), r)
+                exits = {e["address"]: e["network"]["asn"] for e in results["egress"]}
+                self.assertEqual(exits, {"10.77.0.3": 64501, "fd77::2": 64500})  # IPv4 tunnelled, IPv6 not
+                self.assertEqual(results["probes"], {"ipv4": "204", "ipv6": "204"})
+                self.lab.reset_client()
+
+    def test_api_expectations_override_the_heuristics(self):
+        scenarios.by_key("public-via-tunnel").apply(self.lab)
+        self.assertEqual(self.lab.run_client("--expect-asn", "64501")["verdict"]["outcome"], "leak")
+        self.lab.reset_client()
+        self.assertEqual(self.lab.run_client("--expect-asn", "64501")["verdict"]["outcome"], "no_leak")
+
     def test_every_scenario_has_its_ground_truth(self):
         self.assertEqual(len(SCENARIOS), 8)
         for s in SCENARIOS:
