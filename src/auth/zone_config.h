@@ -34,7 +34,7 @@ struct ZoneConfig {
   uint32_t zone_ttl = 3600;         // SOA, NS and glue
   uint32_t answer_ttl = 300;        // A/AAAA of test names and the apex
   uint16_t max_udp_payload = 1232;  // DNS flag day 2020: no IP fragmentation on common paths
-  uint32_t token_max_age_seconds = 86400;
+  uint32_t token_max_age_seconds = 3600;
 
   // The sub-zones exist only where the name servers have addresses of that family.
   [[nodiscard]] std::vector<Ipv4Bytes> nameserver_ipv4() const;

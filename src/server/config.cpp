@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -238,8 +239,7 @@ ServerConfig resolve(const RawSettings& raw) {
     config.zone.nameservers.push_back(ns);
   }
   config.zone.soa_rname = parse_name(raw.contact.value_or("hostmaster." + *raw.zone), "contact");
-  config.zone.token_max_age_seconds =
-      static_cast<uint32_t>(in_range(raw.token_max_age, 86400, 60, 30 * 86400, "token_max_age"));
+
   config.zone.answer_ttl = static_cast<uint32_t>(in_range(raw.answer_ttl, 300, 0, 86400, "answer_ttl"));
   config.zone.negative_ttl = static_cast<uint32_t>(in_range(raw.negative_ttl, 60, 0, 86400, "negative_ttl"));
 
@@ -258,6 +258,14 @@ ServerConfig resolve(const RawSettings& raw) {
   config.store_max_observations = static_cast<uint32_t>(
       in_range(raw.store_max_observations, 1 << 20, 1024, (int64_t{1} << 26) - 1, "store.max_observations"));
   config.store_max_age_ms = 1000 * in_range(raw.store_max_age, 3600, 10, 30 * 86400, "store.max_age");
+  // Default: an hour, or less if the store keeps observations for less.
+  config.zone.token_max_age_seconds = static_cast<uint32_t>(in_range(
+      raw.token_max_age, std::min<int64_t>(3600, config.store_max_age_ms / 1000), 10, 30 * 86400, "token_max_age"));
+  if (int64_t{config.zone.token_max_age_seconds} * 1000 > config.store_max_age_ms) {
+    // A test whose id still opens but whose observations are gone would show empty results.
+    throw ConfigError("token_max_age (" + std::to_string(config.zone.token_max_age_seconds) +
+                      " s) must not exceed store.max_age (" + std::to_string(config.store_max_age_ms / 1000) + " s)");
+  }
 
   if (!raw.secret_file)
     throw ConfigError("secret_file: not set (--secret-file or 'secret_file'); tokens need a secret");

@@ -47,7 +47,9 @@ Command parse_command_line(int argc, char** argv) {
   add_int(app, "--tcp-max-connections", flags.tcp_max_connections, "open TCP connections at most [default: 256]");
   add_int(app, "--tcp-idle-timeout-ms", flags.tcp_idle_timeout,
           "close TCP connections idle (or stalled mid-message) this long [default: 10000]");
-  add_int(app, "--token-max-age", flags.token_max_age, "seconds a test token stays valid [default: 86400]");
+  add_int(
+      app, "--token-max-age", flags.token_max_age,
+      "seconds a test (its names and results) stays valid; at most --store-max-age [default: 3600 or --store-max-age]");
   add_int(app, "--answer-ttl", flags.answer_ttl, "TTL of the apex's and test names' A/AAAA [default: 300]");
   add_int(app, "--negative-ttl", flags.negative_ttl, "SOA minimum: how long NXDOMAIN/NODATA is cached [default: 60]");
   app.add_option("--http-listen", flags.http_listen,

@@ -1,10 +1,11 @@
 """Lab tests: every leak scenario played for real through glibc's resolver, Unbound and dnsleakd,
 with dnsleakd's observations checked against the scenario's ground truth. Needs root."""
+import json
 import os
 import unittest
 
 import scenarios
-from leaklab import CLIENT4, ISP_DNS6, TUNNEL_PORT, VPN_DNS4, Lab, LabError, remove_stale_labs, run
+from leaklab import CLIENT4, ISP_DNS6, ROOT, TUNNEL_PORT, VPN_DNS4, Lab, LabError, remove_stale_labs, run
 from scenarios import SCENARIOS, VPN, resolvers_seen
 
 
@@ -107,6 +108,27 @@ class LeakScenarios(unittest.TestCase):
                 self.assertEqual(exits, {"10.77.0.3": 64501, "fd77::2": 64500})  # IPv4 tunnelled, IPv6 not
                 self.assertEqual(results["probes"], {"ipv4": "204", "ipv6": "204"})
                 self.lab.reset_client()
+
+    def test_browser_page_shows_the_resolvers_and_the_verdict(self):
+        # Headless Chromium in the client namespace opens the page, runs a standard test and must
+        # show the VPN resolver and no leak in the clean scenario, the ISP resolver and a leak in
+        # the leaking one. Screenshots land in build/test-artifacts/.
+        artifacts = os.path.join(ROOT, "build", "test-artifacts")
+        os.makedirs(artifacts, exist_ok=True)
+        script = os.path.join(ROOT, "tests", "browser", "leak_page.mjs")
+        for key, outcome, resolver in (("no-leak", "no_leak", VPN_DNS4), ("full-leak", "leak", "10.77.10.53")):
+            with self.subTest(scenario=key):
+                self.lab.reset_client()
+                scenarios.by_key(key).apply(self.lab)
+                screenshot = os.path.join(artifacts, "browser-%s.png" % key)
+                result = self.lab.sh("client", "node", script, "http://leak.test/", screenshot, check=False, timeout=120)
+                self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+                shown = json.loads(result.stdout)
+                self.assertEqual(shown["outcome"], outcome, shown)
+                self.assertIn(resolver, [row[0] for row in shown["resolvers"]])
+                self.assertTrue(shown["share"].startswith("http://leak.test/#"), shown)
+                self.assertGreater(os.path.getsize(screenshot), 10000)
+        self.lab.reset_client()
 
     def test_api_expectations_override_the_heuristics(self):
         scenarios.by_key("public-via-tunnel").apply(self.lab)

@@ -62,6 +62,12 @@ TEST(Config, NamesTheBadSetting) {
   raw.secret_file.reset();
   EXPECT_NE(error_of(raw).find("secret_file"), std::string::npos);
   raw = minimal();
+  raw.token_max_age = 7200;  // results would outlive their observations (store.max_age 3600)
+  EXPECT_NE(error_of(raw).find("must not exceed store.max_age"), std::string::npos);
+  raw = minimal();
+  raw.http_listen = {"nowhere"};
+  EXPECT_NE(error_of(raw).find("http_listen: 'nowhere'"), std::string::npos);
+  raw = minimal();
   raw.nameserver = {"a.b.leak.test=192.0.2.1"};
   EXPECT_NE(error_of(raw).find("one label below"), std::string::npos);
 }
@@ -92,6 +98,7 @@ max_connections = 10
   EXPECT_EQ(c.dns.tcp_max_connections, 10u);
   EXPECT_EQ(c.store_max_observations, 4096u);
   EXPECT_EQ(c.store_max_age_ms, 600'000);
+  EXPECT_EQ(c.zone.token_max_age_seconds, 600u);  // the default follows a shorter store
   EXPECT_EQ(c.zone.nameservers.at(0).ipv4.size(), 1u);
 }
 
