@@ -21,6 +21,26 @@ std::ifstream open_or_throw(const std::string& path) {
   throw DataError(path + ":" + std::to_string(line) + ": " + why);
 }
 
+// Calls `use(first, last, fields, line)` for every data line `first,last,...` of a CSV file (blank
+// lines and # comments skipped); a line with fewer fields or a bad range throws DataError.
+template <typename Use>
+void for_each_range(const std::string& path, size_t min_fields, const char* expected, Use use) {
+  std::ifstream in = open_or_throw(path);
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    const auto fields = split_csv_line(line);
+    store::IpAddress first, last;
+    if (fields.size() < min_fields || !parse_ip(fields[0], first) || !parse_ip(fields[1], last) ||
+        first.family != last.family) {
+      bad_line(path, number, std::string("expected ") + expected);
+    }
+    use(first, last, fields, number);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> split_csv_line(std::string_view line) {
@@ -76,33 +96,27 @@ Ipv6Key ipv6_key(const store::IpAddress& a) noexcept {
 }
 
 void AsnDatabase::load_csv(const std::string& path) {
-  std::ifstream in = open_or_throw(path);
   std::unordered_map<std::string, uint32_t> organisation_ids;
   for (size_t i = 0; i < organisations_.size(); ++i)
     organisation_ids.emplace(organisations_[i], static_cast<uint32_t>(i));
-  std::string line;
-  size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty() || line[0] == '#') continue;
-    const auto fields = split_csv_line(line);
-    if (fields.size() < 3) bad_line(path, number, "expected first,last,asn[,organisation]");
-    store::IpAddress first, last;
-    if (!parse_ip(fields[0], first) || !parse_ip(fields[1], last) || first.family != last.family) {
-      bad_line(path, number, "bad address range");
-    }
-    uint32_t asn = 0;
-    const auto [end, error] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), asn);
-    if (error != std::errc{} || end != fields[2].data() + fields[2].size()) bad_line(path, number, "bad AS number");
-    const std::string organisation = fields.size() > 3 ? fields[3] : "";
-    auto [it, inserted] = organisation_ids.emplace(organisation, static_cast<uint32_t>(organisations_.size()));
-    if (inserted) organisations_.push_back(organisation);
-    const AsnRecord record{asn, it->second};
-    if (first.family == 4)
-      v4_.add(ipv4_key(first), ipv4_key(last), record);
-    else
-      v6_.add(ipv6_key(first), ipv6_key(last), record);
-  }
+  for_each_range(
+      path, 3, "first,last,asn[,organisation]",
+      [&](const store::IpAddress& first, const store::IpAddress& last, const std::vector<std::string>& fields,
+          size_t number) {
+        uint32_t asn = 0;
+        const auto [end, error] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), asn);
+        if (error != std::errc{} || end != fields[2].data() + fields[2].size()) {
+          bad_line(path, number, "bad AS number");
+        }
+        const std::string organisation = fields.size() > 3 ? fields[3] : "";
+        auto [it, inserted] = organisation_ids.emplace(organisation, static_cast<uint32_t>(organisations_.size()));
+        if (inserted) organisations_.push_back(organisation);
+        const AsnRecord record{asn, it->second};
+        if (first.family == 4)
+          v4_.add(ipv4_key(first), ipv4_key(last), record);
+        else
+          v6_.add(ipv6_key(first), ipv6_key(last), record);
+      });
 }
 
 void AsnDatabase::freeze() {
@@ -138,24 +152,16 @@ void CountryDatabase::load(const std::string& path) {
     mmdbs_.push_back(std::move(mmdb));
     return;
   }
-  std::ifstream in = open_or_throw(path);
-  std::string line;
-  size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty() || line[0] == '#') continue;
-    const auto fields = split_csv_line(line);
-    store::IpAddress first, last;
-    if (fields.size() < 3 || !parse_ip(fields[0], first) || !parse_ip(fields[1], last) || first.family != last.family ||
-        fields[2].size() != 2) {
-      bad_line(path, number, "expected first,last,country_code");
-    }
-    const std::array<char, 2> code{fields[2][0], fields[2][1]};
-    if (first.family == 4)
-      v4_.add(ipv4_key(first), ipv4_key(last), code);
-    else
-      v6_.add(ipv6_key(first), ipv6_key(last), code);
-  }
+  for_each_range(path, 3, "first,last,country_code",
+                 [&](const store::IpAddress& first, const store::IpAddress& last,
+                     const std::vector<std::string>& fields, size_t number) {
+                   if (fields[2].size() != 2) bad_line(path, number, "expected a two-letter country code");
+                   const std::array<char, 2> code{fields[2][0], fields[2][1]};
+                   if (first.family == 4)
+                     v4_.add(ipv4_key(first), ipv4_key(last), code);
+                   else
+                     v6_.add(ipv6_key(first), ipv6_key(last), code);
+                 });
 }
 
 void CountryDatabase::freeze() {
