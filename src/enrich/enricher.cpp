@@ -5,7 +5,7 @@ namespace {
 constexpr size_t kCacheLimit = 65536;  // entries; cleared whole when full (lookups are cheap)
 }
 
-Enricher::Enricher(const EnrichmentFiles& files) {
+Enricher::Enricher(const EnrichmentSources& files) : reverse_(std::make_unique<ReverseNames>(files.reverse_dns)) {
   for (const std::string& f : files.asn_csv) asn_.load_csv(f);
   for (const std::string& f : files.country) country_.load(f);
   for (const std::string& f : files.operators) operators_.load_csv(f);

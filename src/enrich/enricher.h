@@ -8,27 +8,34 @@
 #include <vector>
 
 #include "enrich/ip_data.h"
+#include "enrich/reverse_names.h"
 #include "verdict/verdict.h"
 
 namespace dnsleak::enrich {
 
-struct EnrichmentFiles {
+struct EnrichmentSources {
   std::vector<std::string> asn_csv;    // ip-location-db asn CSVs (or the lab's)
   std::vector<std::string> country;    // .mmdb or .csv
   std::vector<std::string> operators;  // asn,operator,source
+  bool reverse_dns = false;            // PTR names of resolvers, through the host's resolver
 };
 
 class Enricher {
  public:
   // Loads every file; throws DataError naming the one that failed. No files: every answer empty.
-  explicit Enricher(const EnrichmentFiles& files);
+  explicit Enricher(const EnrichmentSources& files);
   [[nodiscard]] verdict::Network network_of(const store::IpAddress& address) const;
+  // The PTR name once known (see ReverseNames); nullopt while unknown, "" for none.
+  [[nodiscard]] std::optional<std::string> reverse_name(const store::IpAddress& address) const {
+    return reverse_->lookup(address);
+  }
   [[nodiscard]] size_t asn_ranges() const noexcept { return asn_.size(); }
 
  private:
   AsnDatabase asn_;
   CountryDatabase country_;
   ResolverOperators operators_;
+  std::unique_ptr<ReverseNames> reverse_;
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, verdict::Network> cache_;
 };

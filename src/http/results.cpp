@@ -108,6 +108,8 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
     }
     r["ecs"] = s.subnet ? json::value(subnet_text(*s.subnet)) : json::value(nullptr);
     r["network"] = network_json(network);
+    const auto reverse = enricher.reverse_name(s.address);
+    r["reverse_name"] = reverse && !reverse->empty() ? json::value(*reverse) : json::value(nullptr);
     resolvers.push_back(std::move(r));
   }
   json::array exits;

@@ -179,6 +179,7 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   take_list(base.asn_db, over.asn_db);
   take_list(base.country_db, over.country_db);
   take_list(base.resolver_operators, over.resolver_operators);
+  take(base.reverse_dns, over.reverse_dns);
   return base;
 }
 
@@ -283,7 +284,7 @@ ServerConfig resolve(const RawSettings& raw) {
     config.http_listen.push_back(*address);
   }
   config.web_root = raw.web_root.value_or("");
-  config.enrichment = {raw.asn_db, raw.country_db, raw.resolver_operators};
+  config.enrichment = {raw.asn_db, raw.country_db, raw.resolver_operators, raw.reverse_dns.value_or(true)};
   return config;
 }
 

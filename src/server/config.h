@@ -44,6 +44,7 @@ struct RawSettings {
   std::vector<std::string> asn_db;
   std::vector<std::string> country_db;
   std::vector<std::string> resolver_operators;
+  std::optional<bool> reverse_dns;
 };
 
 struct ServerConfig {
@@ -56,7 +57,7 @@ struct ServerConfig {
   int64_t store_max_age_ms = 3'600'000;
   std::vector<auth::SocketAddress> http_listen;  // empty: no HTTP server
   std::string web_root;
-  enrich::EnrichmentFiles enrichment;
+  enrich::EnrichmentSources enrichment;
 };
 
 // Reads a TOML file into settings. Unknown keys are errors (a typo must not pass silently).

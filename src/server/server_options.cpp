@@ -60,6 +60,9 @@ Command parse_command_line(int argc, char** argv) {
   app.add_option("--asn-db", flags.asn_db, "IP-to-ASN CSV (ip-location-db layout), repeatable");
   app.add_option("--country-db", flags.country_db,
                  "IP-to-country .mmdb (ip-location-db or GeoLite2) or .csv, repeatable");
+  app.add_flag_function(
+      "--no-reverse-dns", [&](int64_t) { flags.reverse_dns = false; },
+      "do not look up resolvers' PTR names (through the host's resolver, in the background)");
   app.add_option("--resolver-operators", flags.resolver_operators,
                  "CSV asn,operator,source of known public resolvers, repeatable");
   app.add_option_function<std::string>(

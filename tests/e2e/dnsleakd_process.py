@@ -33,7 +33,8 @@ class Dnsleakd:
                 *extra_args]
         if http:
             lab_data = os.path.join(os.path.dirname(__file__), "..", "lab", "data")
-            args += ["--http-listen", "127.0.0.1:0", "--asn-db", os.path.join(lab_data, "asn.csv"),
+            # --no-reverse-dns: PTR lookups would go to the host's resolver; tests stay on loopback.
+            args += ["--http-listen", "127.0.0.1:0", "--no-reverse-dns", "--asn-db", os.path.join(lab_data, "asn.csv"),
                      "--country-db", os.path.join(lab_data, "country.csv"),
                      "--resolver-operators", os.path.join(lab_data, "resolver-operators.csv")]
         self.stderr = open(self.stderr_path, "w+")

@@ -61,6 +61,7 @@ class HttpApi(unittest.TestCase):
         resolver = results["resolvers"][0]
         self.assertEqual(resolver["count"], 6)  # 3 names + the 3 family checks
         self.assertEqual(resolver["transports"], ["udp"])
+        self.assertIsNone(resolver["reverse_name"])  # --no-reverse-dns
         self.assertEqual([e["address"] for e in results["egress"]], ["127.0.0.1"])
         self.assertIn(results["verdict"]["outcome"], ("leak", "no_leak", "inconclusive"))
         codes = [f["code"] for f in results["verdict"]["findings"]]

@@ -43,6 +43,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", default="http://leak.test")
     parser.add_argument("--expect-asn", action="append", default=[])
+    parser.add_argument("--wait-reverse", action="store_true",
+                        help="read the results again until every resolver has its PTR name (3 s at most)")
     args = parser.parse_args()
     status, body = http("POST", args.server + "/api/v1/tests", json.dumps({"type": "standard"}).encode())
     test = json.loads(body)
@@ -54,8 +56,12 @@ def main():
         probe_status = {k: f.result() for k, f in probes.items()}
     time.sleep(1.0)  # late answers of parallel resolvers
     query = urllib.parse.urlencode([("expect_asn", a) for a in args.expect_asn])
-    status, body = http("GET", args.server + "/api/v1/tests/" + test["id"] + ("?" + query if query else ""))
-    results = json.loads(body)
+    url = args.server + "/api/v1/tests/" + test["id"] + ("?" + query if query else "")
+    results = json.loads(http("GET", url)[1])
+    deadline = time.monotonic() + 3
+    while args.wait_reverse and time.monotonic() < deadline and any(r["reverse_name"] is None for r in results["resolvers"]):
+        time.sleep(0.2)  # PTR names are looked up in the background after the first read
+        results = json.loads(http("GET", url)[1])
     results["lookups"] = lookups
     results["probes"] = probe_status
     json.dump(results, sys.stdout)

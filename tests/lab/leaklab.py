@@ -135,6 +135,7 @@ class Lab:
         self.dir = tempfile.mkdtemp(prefix="leaklab-%s-" % self.prefix)
         self.keep_logs = keep_logs
         self.etc_netns = "/etc/netns/" + self.ns["client"]
+        self.etc_netns_auth = "/etc/netns/" + self.ns["auth"]
         self.created_etc_netns = False
         self.observation_log = os.path.join(self.dir, "observations.jsonl")
         self.secret_file = os.path.join(self.dir, "secret")
@@ -283,6 +284,21 @@ class Lab:
         self.wait_for("the tunnel's carrier", lambda: all(
             "LOWER_UP" in self.ip(role, "link", "show", "tun0").stdout for role in ("client", "vpn")))
 
+        # Resolver configuration per namespace, seen only by processes started with ip netns exec.
+        if not os.path.isdir("/etc/netns"):
+            os.mkdir("/etc/netns")
+            self.created_etc_netns = True
+        os.makedirs(self.etc_netns, exist_ok=True)
+        # dnsleakd looks up resolvers' PTR names through the ISP resolver, which holds the lab's.
+        os.makedirs(self.etc_netns_auth, exist_ok=True)
+        with open(self.etc_netns_auth + "/resolv.conf", "w") as f:
+            f.write("nameserver %s\noptions timeout:1 attempts:1\n" % ISP_DNS4)
+        # glibc must do DNS itself: nss-resolve or nscd would take the lookup over a unix socket to
+        # a daemon in the root namespace, out of the lab.
+        with open(self.etc_netns + "/nsswitch.conf", "w") as f:
+            f.write("hosts: files dns\n")
+        self.write_resolv_conf([VPN_DNS4])
+
         # dnsleakd, the authority for the test zone.
         with open(self.secret_file, "w") as f:
             f.write("lab secret %032x\n" % random.getrandbits(128))
@@ -297,26 +313,17 @@ class Lab:
         self.wait_for("dnsleakd", lambda: "serving" in self.log_tail("dnsleakd"))
 
         # The resolvers.
-        self.start_unbound("isp", [ISP_DNS4, ISP_DNS6], [ISP_DNS4, ISP_DNS6], caps_for_id=False)
+        self.start_unbound("isp", [ISP_DNS4, ISP_DNS6], [ISP_DNS4, ISP_DNS6], caps_for_id=False,
+                           local_data=[(ISP_DNS4, "resolver.isp.example"), (VPN_DNS4, "resolver.vpn.example"),
+                                       (PUB_DNS4, "resolver.public.example")])
         self.start_unbound("vpn", [VPN_DNS4], [VPN_DNS4], caps_for_id=True)
         self.start_unbound("pub", [PUB_DNS4, PUB_DNS6], [PUB_DNS4, PUB_DNS6], caps_for_id=False)
-
-        # The client's resolver configuration, seen only by processes started with ip netns exec.
-        if not os.path.isdir("/etc/netns"):
-            os.mkdir("/etc/netns")
-            self.created_etc_netns = True
-        os.makedirs(self.etc_netns, exist_ok=True)
-        # glibc must do DNS itself: nss-resolve or nscd would take the lookup over a unix socket to
-        # a daemon in the root namespace, out of the lab.
-        with open(self.etc_netns + "/nsswitch.conf", "w") as f:
-            f.write("hosts: files dns\n")
-        self.write_resolv_conf([VPN_DNS4])
 
         for role, address in (("isp", ISP_DNS4), ("vpn", VPN_DNS4), ("pub", PUB_DNS4)):
             self.wait_for("the %s resolver" % role, lambda r=role, a=address: "hostmaster" in self.sh(
                 r, "dig", "+time=1", "+tries=1", "+short", "@" + a, ZONE, "SOA", check=False).stdout)
 
-    def start_unbound(self, role, interfaces, outgoing, caps_for_id):
+    def start_unbound(self, role, interfaces, outgoing, caps_for_id, local_data=()):
         conf = os.path.join(self.dir, "unbound-%s.conf" % role)
         lines = [
             "server:",
@@ -346,6 +353,7 @@ class Lab:
             "  cache-max-negative-ttl: 1",
         ]
         lines += ["  interface: " + a for a in interfaces]
+        lines += ['  local-data-ptr: "%s %s"' % pair for pair in local_data]
         lines += ["  outgoing-interface: " + a for a in outgoing]
         # The stub names dnsleakd's IPv4 address only, so the family a resolver uses for the main
         # zone is fixed; the v6./v4. sub-zones are reached through dnsleakd's own referrals.
@@ -392,13 +400,14 @@ class Lab:
                         pass
                 run("ip", "netns", "del", name, check=False)
         self.created.clear()
-        for f in ("resolv.conf", "nsswitch.conf"):
-            try:
-                os.remove(os.path.join(self.etc_netns, f))
-            except FileNotFoundError:
-                pass
-        if os.path.isdir(self.etc_netns):
-            os.rmdir(self.etc_netns)
+        for directory in (self.etc_netns, self.etc_netns_auth):
+            for f in ("resolv.conf", "nsswitch.conf"):
+                try:
+                    os.remove(os.path.join(directory, f))
+                except FileNotFoundError:
+                    pass
+            if os.path.isdir(directory):
+                os.rmdir(directory)
         if self.created_etc_netns:
             try:
                 os.rmdir("/etc/netns")

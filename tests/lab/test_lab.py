@@ -130,6 +130,11 @@ class LeakScenarios(unittest.TestCase):
                 self.assertGreater(os.path.getsize(screenshot), 10000)
         self.lab.reset_client()
 
+    def test_api_names_resolvers_by_their_ptr(self):
+        results = self.lab.run_client("--wait-reverse")
+        self.assertEqual([(r["address"], r["reverse_name"]) for r in results["resolvers"]],
+                         [(VPN_DNS4, "resolver.vpn.example")])
+
     def test_api_expectations_override_the_heuristics(self):
         scenarios.by_key("public-via-tunnel").apply(self.lab)
         self.assertEqual(self.lab.run_client("--expect-asn", "64501")["verdict"]["outcome"], "leak")
@@ -193,6 +198,7 @@ class LabLifecycle(unittest.TestCase):
         self.assertEqual(lab_namespaces(lab.prefix), [])
         self.assertEqual(root_links(), links)
         self.assertFalse(os.path.exists(lab.etc_netns))
+        self.assertFalse(os.path.exists(lab.etc_netns_auth))
         for pid in pids:
             self.assertFalse(process_running(pid), pid)
         lab.down()  # twice is harmless

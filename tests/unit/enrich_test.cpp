@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "enrich/enricher.h"
 
@@ -88,6 +89,45 @@ TEST(Enricher, RealDataSetsLoadAndKnowThePublicResolvers) {
   EXPECT_EQ(e.network_of(ip("8.8.8.8")).public_operator, "Google Public DNS");
   EXPECT_EQ(e.network_of(ip("2620:fe::fe")).public_operator, "Quad9");
   EXPECT_EQ(e.network_of(ip("10.0.0.1")).asn, std::nullopt);
+}
+
+}  // namespace
+}  // namespace dnsleak::enrich
+
+namespace dnsleak::enrich {
+namespace {
+
+TEST(ReverseNames, ReverseZoneNames) {
+  store::IpAddress v4, v6;
+  ASSERT_TRUE(parse_ip("192.0.2.1", v4));
+  ASSERT_TRUE(parse_ip("2001:db8::1", v6));
+  EXPECT_EQ(ReverseNames::reverse_zone_name(v4), "1.2.0.192.in-addr.arpa");
+  EXPECT_EQ(ReverseNames::reverse_zone_name(v6),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+}
+
+TEST(ReverseNames, DisabledNeverAnswers) {
+  ReverseNames names(false);
+  store::IpAddress a;
+  ASSERT_TRUE(parse_ip("192.0.2.1", a));
+  EXPECT_EQ(names.lookup(a), std::nullopt);
+  EXPECT_EQ(names.lookup(a), std::nullopt);
+}
+
+TEST(ReverseNames, AnEnabledLookupIsQueuedThenAnswered) {
+  // The query goes to a loopback port where nothing listens (tests send nothing elsewhere): it
+  // fails at once, and the next read has the answer "no name" instead of "unknown".
+  ReverseNames names(true, std::make_pair(std::string("127.0.0.1"), uint16_t{9}));
+  store::IpAddress a;
+  ASSERT_TRUE(parse_ip("192.0.2.1", a));
+  EXPECT_EQ(names.lookup(a), std::nullopt);
+  std::optional<std::string> answer;
+  for (int i = 0; i < 60 && !answer; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    answer = names.lookup(a);
+  }
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(*answer, "");
 }
 
 }  // namespace

@@ -1,0 +1,109 @@
+#include "enrich/reverse_names.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <resolv.h>
+
+#include <cstring>
+
+namespace dnsleak::enrich {
+namespace {
+
+std::string key_of(const store::IpAddress& a) {
+  return std::string(reinterpret_cast<const char*>(a.bytes.data()), a.family == 4 ? 4 : 16);
+}
+
+// One PTR query through the host's resolver configuration; "" when there is no name or the
+// query failed (an unreachable resolver fails at once; a silent one after the 1 s timeout).
+std::string query_ptr(res_state state, const std::string& name) {
+  unsigned char answer[NS_PACKETSZ * 4];
+  const int length = res_nquery(state, name.c_str(), ns_c_in, ns_t_ptr, answer, sizeof answer);
+  if (length <= 0) return "";
+  ns_msg message;
+  if (ns_initparse(answer, length, &message) != 0) return "";
+  for (int i = 0; i < ns_msg_count(message, ns_s_an); ++i) {
+    ns_rr rr;
+    if (ns_parserr(&message, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_ptr) continue;
+    char target[NS_MAXDNAME];
+    if (dn_expand(ns_msg_base(message), ns_msg_end(message), ns_rr_rdata(rr), target, sizeof target) < 0) continue;
+    return target;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string ReverseNames::reverse_zone_name(const store::IpAddress& a) {
+  std::string name;
+  if (a.family == 4) {
+    for (int i = 3; i >= 0; --i) name += std::to_string(a.bytes[i]) + ".";
+    return name + "in-addr.arpa";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i) {
+    name += kHex[a.bytes[i] & 0xF];
+    name += '.';
+    name += kHex[a.bytes[i] >> 4];
+    name += '.';
+  }
+  return name + "ip6.arpa";
+}
+
+ReverseNames::ReverseNames(bool enabled, std::optional<std::pair<std::string, uint16_t>> nameserver)
+    : enabled_(enabled), nameserver_(std::move(nameserver)) {
+  if (enabled_) worker_ = std::thread([this] { run(); });
+}
+
+ReverseNames::~ReverseNames() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+std::optional<std::string> ReverseNames::lookup(const store::IpAddress& address) {
+  if (!enabled_) return std::nullopt;
+  const std::string key = key_of(address);
+  std::lock_guard lock(mutex_);
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  if (queue_.size() >= kMaxQueue) return std::nullopt;  // asked again later
+  if (cache_.size() >= kMaxCache) cache_.clear();
+  cache_.emplace(key, std::nullopt);
+  queue_.push_back(address);
+  wake_.notify_one();
+  return std::nullopt;
+}
+
+void ReverseNames::run() {
+  struct __res_state state {};
+  if (res_ninit(&state) != 0) return;
+  state.retrans = 1;  // seconds per try
+  state.retry = 1;
+  if (nameserver_) {
+    sockaddr_in& server = state.nsaddr_list[0];
+    server = sockaddr_in{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(nameserver_->second);
+    inet_pton(AF_INET, nameserver_->first.c_str(), &server.sin_addr);
+    state.nscount = 1;
+  }
+  while (true) {
+    store::IpAddress address;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) break;
+      address = queue_.front();
+      queue_.pop_front();
+    }
+    const std::string name = query_ptr(&state, reverse_zone_name(address));
+    std::lock_guard lock(mutex_);
+    cache_[key_of(address)] = name;
+  }
+  res_nclose(&state);
+}
+
+}  // namespace dnsleak::enrich
