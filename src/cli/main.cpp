@@ -1,19 +1,151 @@
-// dnsleak: the client. Its commands (test, inspect, watch, guard) arrive with their issues; until
-// then it says so honestly instead of pretending.
+// dnsleak: the client. `dnsleak test` runs a leak test against a dnsleakd through the system
+// resolver path and gives a verdict with reasons. Parses the command line, runs, prints.
+#include <toml++/toml.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/leak_test.h"
+#include "cli/report_output.h"
+#include "enrich/ip_data.h"
+
+namespace {
+
+using namespace dnsleak;
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 no leak, 1 leak found, 2 could not tell (e.g. no resolver reached the server),\n"
+    "3 the server could not be used (unreachable, errors, garbage), 64 usage or configuration error.";
+
+std::string config_dir() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/dnsleak";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.config/dnsleak";
+  return ".";
+}
+
+// The default server: DNSLEAK_SERVER, else `server` in <config dir>/dnsleak.toml.
+std::string default_server() {
+  if (const char* env = std::getenv("DNSLEAK_SERVER"); env && *env) return env;
+  const std::string path = config_dir() + "/dnsleak.toml";
+  if (!std::filesystem::exists(path)) return "";
+  try {
+    const toml::table config = toml::parse_file(path);
+    if (const auto server = config["server"].value<std::string>()) return *server;
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error(path + ": " + std::string(e.description()));
+  }
+  return "";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "dnsleak: the DNS leak test client (test, inspect, watch, guard).\n"
-      "No command is available in this version yet; see the README for dnsleakd."};
+  CLI::App app{"dnsleak: find out whether your DNS lookups leak outside your VPN or Tor tunnel."};
   app.set_version_flag("--version", "dnsleak 0.1.0");
-  app.require_subcommand(0, 1);
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+
+  CLI::App* test = app.add_subcommand(
+      "test",
+      "Run a leak test against a dnsleakd: resolve unique names through the system resolver (exactly\n"
+      "what applications do), probe over IPv4 and IPv6, and judge which resolvers and exits were seen.");
+  cli::LeakTestOptions options;
+  std::string server;
+  double timeout_s = 10;
+  bool only4 = false, only6 = false, json = false, quiet = false, no_baseline = false;
+  std::vector<std::string> expect_resolvers;
+  std::vector<uint32_t> expect_asns;
+  std::string save_baseline, baseline_file = config_dir() + "/baseline.json";
+  test->add_option("--server", server,
+                   "dnsleakd's base URL, http:// or https:// [default: $DNSLEAK_SERVER, or server = \"...\" in " +
+                       config_dir() + "/dnsleak.toml]");
+  test->add_flag("--extended", options.extended, "36 names instead of 6 (finds resolvers used only now and then)");
+  test->add_option("--timeout", timeout_s, "seconds the whole test may take [default: 10]")
+      ->check(CLI::Range(1.0, 300.0));
+  auto* four = test->add_flag("-4", only4, "IPv4 only: lookups and probes");
+  test->add_flag("-6", only6, "IPv6 only: lookups and probes")->excludes(four);
+  test->add_option("--interface", options.interface, "make the HTTP probes from this interface or address");
+  test->add_option("--expect-resolver", expect_resolvers,
+                   "a resolver address your tunnel should use (repeatable); decides over the heuristics");
+  test->add_option("--expect-asn", expect_asns, "an AS number your tunnel's resolvers are in (repeatable)");
+  test->add_option("--save-baseline", save_baseline,
+                   "run this with the tunnel DOWN: save the resolvers seen (your ISP's) to FILE; later runs "
+                   "flag any of them seen again")
+      ->expected(0, 1)
+      ->default_str(baseline_file);
+  test->add_option("--baseline", baseline_file, "the baseline file to compare with [default: " + baseline_file + "]");
+  test->add_flag("--no-baseline", no_baseline, "do not compare with a saved baseline");
+  auto* json_flag = test->add_flag("--json", json, "print the report as JSON (a stable schema; see the README)");
+  test->add_flag("--quiet,-q", quiet, "print nothing; the exit code says it all")->excludes(json_flag);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    return code == 0 ? 0 : cli::kUsage;
   }
-  std::fprintf(stderr, "dnsleak: no command is implemented in this version yet (see --help)\n");
-  return 2;
+
+  try {
+    options.server = server.empty() ? default_server() : server;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dnsleak: %s\n", e.what());
+    return cli::kUsage;
+  }
+  if (options.server.empty()) {
+    std::fprintf(
+        stderr,
+        "dnsleak: no server: give --server URL, set DNSLEAK_SERVER, or put server = \"URL\" in %s/dnsleak.toml\n",
+        config_dir().c_str());
+    return cli::kUsage;
+  }
+  if (options.server.rfind("http://", 0) != 0 && options.server.rfind("https://", 0) != 0) {
+    std::fprintf(stderr, "dnsleak: --server '%s' must start with http:// or https://\n", options.server.c_str());
+    return cli::kUsage;
+  }
+  for (const std::string& text : expect_resolvers) {
+    store::IpAddress address;
+    if (!enrich::parse_ip(text, address)) {
+      std::fprintf(stderr, "dnsleak: --expect-resolver '%s' is not an IP address\n", text.c_str());
+      return cli::kUsage;
+    }
+    options.expected.resolvers.push_back(address);
+  }
+  options.expected.asns = expect_asns;
+  options.family = only4 ? 4 : only6 ? 6 : 0;
+  options.timeout_ms = static_cast<long>(timeout_s * 1000);
+  const bool saving = test->count("--save-baseline") > 0;
+  if (!saving && !no_baseline && std::filesystem::exists(baseline_file)) {
+    try {
+      options.baseline = cli::load_baseline(baseline_file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dnsleak: %s\n", e.what());
+      return cli::kUsage;
+    }
+  }
+  options.progress = !json && !quiet && isatty(STDERR_FILENO);
+
+  const cli::LeakTestReport report = cli::run_leak_test(options);
+  if (saving && report.error.empty()) {
+    const std::string path = save_baseline.empty() ? baseline_file : save_baseline;
+    try {
+      cli::save_baseline(path, report);
+      if (!json && !quiet)
+        std::fprintf(stderr, "dnsleak: baseline of %s saved to %s\n", "your resolvers", path.c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dnsleak: %s\n", e.what());
+      return cli::kUsage;
+    }
+  }
+  if (json) {
+    std::printf("%s\n", boost::json::serialize(cli::report_json(report)).c_str());
+  } else if (!quiet) {
+    const bool colour = isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+    const std::string text = cli::render_table(report, colour);
+    std::fputs(text.c_str(), report.error.empty() ? stdout : stderr);
+  }
+  return report.exit_code();
 }

@@ -34,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DNSLEAKD = os.environ.get("DNSLEAKD", os.path.join(ROOT, "build", "dnsleakd"))
+DNSLEAK = os.environ.get("DNSLEAK", os.path.join(ROOT, "build", "dnsleak"))
 ZONE = "leak.test"
 
 ISP_DNS4, ISP_DNS6 = "10.77.10.53", "fd77:0:0:10::53"

@@ -1,0 +1,234 @@
+#include "cli/leak_test.h"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "enrich/ip_data.h"
+#include "probe/http_client.h"
+
+namespace dnsleak::cli {
+namespace json = boost::json;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// scheme://host[:port] of the server, for building probe URLs on the same scheme and port.
+struct BaseUrl {
+  std::string scheme, port;
+};
+
+BaseUrl split_base(const std::string& url) {
+  BaseUrl b;
+  const size_t colon = url.find("://");
+  b.scheme = colon == std::string::npos ? "http" : url.substr(0, colon);
+  const std::string rest = colon == std::string::npos ? url : url.substr(colon + 3);
+  const std::string authority = rest.substr(0, rest.find('/'));
+  const size_t bracket = authority.rfind(']');
+  const size_t port = authority.rfind(':');
+  if (port != std::string::npos && (bracket == std::string::npos || port > bracket)) b.port = authority.substr(port);
+  return b;
+}
+
+long since_ms(Clock::time_point start) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
+verdict::Network network_from(const json::value& v) {
+  verdict::Network n;
+  if (!v.is_object()) return n;
+  const json::object& o = v.as_object();
+  if (const auto* asn = o.if_contains("asn"); asn && asn->is_int64()) n.asn = static_cast<uint32_t>(asn->as_int64());
+  if (const auto* asn = o.if_contains("asn"); asn && asn->is_uint64()) n.asn = static_cast<uint32_t>(asn->as_uint64());
+  auto text = [&](const char* key) {
+    const auto* s = o.if_contains(key);
+    return s && s->is_string() ? std::string(s->as_string()) : std::string();
+  };
+  n.organisation = text("organisation");
+  n.country = text("country");
+  n.public_operator = text("public_operator");
+  return n;
+}
+
+}  // namespace
+
+int LeakTestReport::exit_code() const noexcept {
+  if (!error.empty()) return kServerError;
+  switch (verdict.outcome) {
+    case verdict::Outcome::no_leak: return kNoLeak;
+    case verdict::Outcome::leak: return kLeak;
+    case verdict::Outcome::inconclusive: break;
+  }
+  return kInconclusive;
+}
+
+verdict::Evidence evidence_from_results(const json::value& results) {
+  verdict::Evidence e;
+  if (!results.is_object()) return e;
+  const json::object& o = results.as_object();
+  if (const auto* list = o.if_contains("resolvers"); list && list->is_array()) {
+    for (const json::value& r : list->as_array()) {
+      if (!r.is_object() || !r.as_object().if_contains("address") || !r.at("address").is_string()) continue;
+      verdict::ResolverEvidence evidence;
+      if (!enrich::parse_ip(std::string(r.at("address").as_string()), evidence.address)) continue;
+      evidence.network = network_from(r.as_object().if_contains("network") ? r.at("network") : json::value());
+      if (const auto* ecs = r.as_object().if_contains("ecs"); ecs && ecs->is_string()) {
+        const std::string text(ecs->as_string());
+        store::IpAddress address;
+        const size_t slash = text.find('/');
+        if (slash != std::string::npos && enrich::parse_ip(text.substr(0, slash), address)) {
+          dns::ClientSubnet subnet;
+          subnet.family = address.family == 6 ? 2 : 1;
+          subnet.source_prefix = static_cast<uint8_t>(std::atoi(text.c_str() + slash + 1));
+          subnet.address = address.bytes;
+          evidence.client_subnet = subnet;
+        }
+      }
+      e.resolvers.push_back(evidence);
+    }
+  }
+  if (const auto* list = o.if_contains("egress"); list && list->is_array()) {
+    for (const json::value& x : list->as_array()) {
+      if (!x.is_object() || !x.as_object().if_contains("address") || !x.at("address").is_string()) continue;
+      verdict::EgressEvidence evidence;
+      if (!enrich::parse_ip(std::string(x.at("address").as_string()), evidence.address)) continue;
+      evidence.network = network_from(x.as_object().if_contains("network") ? x.at("network") : json::value());
+      e.egress.push_back(evidence);
+    }
+  }
+  return e;
+}
+
+LeakTestReport run_leak_test(const LeakTestOptions& options) {
+  const auto started = Clock::now();
+  const auto deadline = started + std::chrono::milliseconds(options.timeout_ms);
+  auto left_ms = [&] {
+    return std::max<long>(
+        1, static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+  };
+  LeakTestReport report;
+  std::string base = options.server;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  report.server = base;
+  auto progress = [&](const char* what) {
+    if (options.progress) std::fprintf(stderr, "\r\033[K%s", what);
+  };
+
+  progress("creating a test…");
+  const probe::HttpReply created = probe::fetch({"POST", base + "/api/v1/tests",
+                                                 options.extended ? R"({"type":"extended"})" : R"({"type":"standard"})",
+                                                 std::min<long>(left_ms(), 5000), 0, ""});
+  if (created.status != 201) {
+    report.error = created.status == 0 ? "cannot reach dnsleakd at " + base + ": " + created.error
+                                       : "dnsleakd at " + base + " refused to create a test (HTTP " +
+                                             std::to_string(created.status) + ")";
+    report.duration_ms = since_ms(started);
+    return report;
+  }
+  boost::system::error_code ec;
+  const json::value test = json::parse(created.body, ec);
+  if (ec || !test.is_object() || !test.as_object().if_contains("id") || !test.as_object().if_contains("names") ||
+      !test.as_object().if_contains("probe_hosts") || !test.at("names").is_array()) {
+    report.error = "dnsleakd at " + base + " answered with something that is not a test";
+    report.duration_ms = since_ms(started);
+    return report;
+  }
+  report.test_id = std::string(test.at("id").as_string());
+
+  // Listen before looking anything up, so no observation is missed.
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::set<std::string> probes_seen;
+  Clock::time_point last_event = Clock::now();
+  probe::EventStream events(base + "/api/v1/tests/" + report.test_id + "/events", options.timeout_ms,
+                            [&](const std::string& type, const std::string& data) {
+                              if (type != "observation") return;
+                              boost::system::error_code parse_error;
+                              const json::value o = json::parse(data, parse_error);
+                              if (parse_error || !o.is_object() || !o.as_object().if_contains("probe")) return;
+                              std::lock_guard lock(mutex);
+                              probes_seen.insert(std::string(o.at("probe").as_string()));
+                              last_event = Clock::now();
+                              changed.notify_all();
+                            });
+
+  std::vector<std::string> names;
+  std::map<std::string, std::string> probe_of;  // name -> probe label
+  for (const json::value& n : test.at("names").as_array()) {
+    const std::string name(n.at("name").as_string());
+    names.push_back(name);
+    const std::string first = name.substr(0, name.find('.'));
+    probe_of[name] = first.substr(first.rfind('-') + 1);
+  }
+  progress("looking up the test names…");
+  report.lookups = probe::resolve_all(names, options.family, std::min<long>(left_ms(), options.timeout_ms));
+
+  // The HTTP probes: the same scheme and port as the server, one family each.
+  progress("probing your exits…");
+  const BaseUrl b = split_base(base);
+  auto probe_url = [&](const char* family) {
+    return b.scheme + "://" + std::string(test.at("probe_hosts").at(family).as_string()) + b.port + "/probe";
+  };
+  std::thread probe6_thread;
+  if (options.family != 4) {
+    probe6_thread = std::thread([&] {
+      const probe::HttpReply r =
+          probe::fetch({"GET", probe_url("ipv6"), "", std::min<long>(left_ms(), 3000), 6, options.interface});
+      report.probe6 = {r.status, r.error};
+    });
+  }
+  if (options.family != 6) {
+    const probe::HttpReply r =
+        probe::fetch({"GET", probe_url("ipv4"), "", std::min<long>(left_ms(), 3000), 4, options.interface});
+    report.probe4 = {r.status, r.error};
+  }
+  if (probe6_thread.joinable()) probe6_thread.join();
+
+  // Wait for every resolved name's observation, then for stragglers (parallel resolvers) until
+  // the stream has been quiet a moment; never past the deadline.
+  progress("waiting for the resolvers' queries…");
+  std::set<std::string> expected;
+  for (const probe::LookupResult& l : report.lookups) {
+    if (!l.addresses.empty()) expected.insert(probe_of[l.name]);
+  }
+  {
+    std::unique_lock lock(mutex);
+    constexpr auto kQuiet = std::chrono::milliseconds(300);
+    while (Clock::now() < deadline) {
+      const bool all_seen = std::includes(probes_seen.begin(), probes_seen.end(), expected.begin(), expected.end());
+      if (all_seen && Clock::now() - last_event >= kQuiet) break;
+      changed.wait_for(lock, std::chrono::milliseconds(50));
+    }
+  }
+  events.stop();
+
+  progress("reading the results…");
+  const probe::HttpReply results =
+      probe::fetch({"GET", base + "/api/v1/tests/" + report.test_id, "", std::max<long>(left_ms(), 2000), 0, ""});
+  progress("");
+  if (results.status != 200) {
+    report.error = results.status == 0 ? "cannot read the results from " + base + ": " + results.error
+                                       : "dnsleakd at " + base + " did not give the results (HTTP " +
+                                             std::to_string(results.status) + ")";
+    report.duration_ms = since_ms(started);
+    return report;
+  }
+  report.results = json::parse(results.body, ec);
+  if (ec) {
+    report.error = "dnsleakd at " + base + " sent results that are not JSON";
+    report.duration_ms = since_ms(started);
+    return report;
+  }
+  verdict::Evidence evidence = evidence_from_results(report.results);
+  evidence.expected = options.expected;
+  evidence.baseline = options.baseline;
+  report.verdict = verdict::judge(evidence);
+  report.duration_ms = since_ms(started);
+  return report;
+}
+
+}  // namespace dnsleak::cli

@@ -1,0 +1,50 @@
+// `dnsleak test`: one leak test against a dnsleakd, from creating it to the verdict.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "probe/lookups.h"
+#include "verdict/verdict.h"
+
+namespace dnsleak::cli {
+
+struct LeakTestOptions {
+  std::string server = "http://leak.test";  // dnsleakd's base URL
+  bool extended = false;
+  long timeout_ms = 10'000;  // for the whole test, lookups and waiting included
+  int family = 0;            // 4 / 6: lookups and probes of one family only
+  std::string interface;     // bind HTTP probes to this interface
+  verdict::Expectations expected;
+  verdict::Baseline baseline;
+  bool progress = false;  // a progress line on stderr
+};
+
+struct ProbeOutcome {
+  long status = 0;
+  std::string error;
+};
+
+// Exit codes, documented in --help and the README.
+enum ExitCode : int { kNoLeak = 0, kLeak = 1, kInconclusive = 2, kServerError = 3, kUsage = 64 };
+
+struct LeakTestReport {
+  std::string server;
+  std::string error;  // set when the test could not run (then exit code kServerError)
+  std::string test_id;
+  std::vector<probe::LookupResult> lookups;
+  ProbeOutcome probe4, probe6;
+  boost::json::value results;  // the server's results (resolvers, egress), as received
+  verdict::Verdict verdict;    // judged here with the user's expectations and baseline
+  long duration_ms = 0;
+  [[nodiscard]] int exit_code() const noexcept;
+};
+
+[[nodiscard]] LeakTestReport run_leak_test(const LeakTestOptions& options);
+
+// The evidence in a results document (resolvers and egress with their networks).
+[[nodiscard]] verdict::Evidence evidence_from_results(const boost::json::value& results);
+
+}  // namespace dnsleak::cli
