@@ -108,14 +108,17 @@ void EventStream::run() {
         return static_cast<EventStream*>(user)->feed(data, size * count);
       });
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
-  // Check for stop() about every 100 ms even when no data comes.
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(
-      curl, CURLOPT_XFERINFOFUNCTION, +[](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
-        return static_cast<EventStream*>(user)->stop_ ? 1 : 0;
-      });
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, this);
-  curl_easy_perform(curl);
+  // The multi interface, polled in 50 ms steps, so stop() ends the stream promptly (libcurl's
+  // progress callback comes only about once a second on an idle transfer).
+  CURLM* multi = curl_multi_init();
+  curl_multi_add_handle(multi, curl);
+  int running = 1;
+  while (running != 0 && !stop_) {
+    if (curl_multi_perform(multi, &running) != CURLM_OK) break;
+    if (running != 0) curl_multi_poll(multi, nullptr, 0, 50, nullptr);
+  }
+  curl_multi_remove_handle(multi, curl);
+  curl_multi_cleanup(multi);
   curl_easy_cleanup(curl);
 }
 
