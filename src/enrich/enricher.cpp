@@ -6,7 +6,7 @@ constexpr size_t kCacheLimit = 65536;  // entries; cleared whole when full (look
 }
 
 Enricher::Enricher(const EnrichmentSources& files) : reverse_(std::make_unique<ReverseNames>(files.reverse_dns)) {
-  for (const std::string& f : files.asn_csv) asn_.load_csv(f);
+  for (const std::string& f : files.asn_csv) asn_.load(f);
   for (const std::string& f : files.country) country_.load(f);
   for (const std::string& f : files.operators) operators_.load_csv(f);
   asn_.freeze();
@@ -22,7 +22,7 @@ verdict::Network Enricher::network_of(const store::IpAddress& address) const {
   verdict::Network n;
   if (const auto asn = asn_.lookup(address)) {
     n.asn = asn->asn;
-    n.organisation = std::string(asn->organisation);
+    n.organisation = asn->organisation;
     n.public_operator = std::string(operators_.lookup(asn->asn));
   }
   n.country = country_.lookup(address);

@@ -124,19 +124,80 @@ void AsnDatabase::freeze() {
   v6_.freeze();
 }
 
-std::optional<AsnDatabase::Result> AsnDatabase::lookup(const store::IpAddress& address) const noexcept {
-  const AsnRecord* r = address.family == 4 ? v4_.find(ipv4_key(address)) : v6_.find(ipv6_key(address));
-  if (r == nullptr) return std::nullopt;
-  return Result{r->asn, organisations_[r->organisation]};
-}
-
-struct CountryDatabase::Mmdb {
+struct MmdbFile {
   MMDB_s db{};
   bool open = false;
-  ~Mmdb() {
+  ~MmdbFile() {
     if (open) MMDB_close(&db);
   }
 };
+
+namespace {
+
+bool is_mmdb(const std::string& path) { return path.size() >= 5 && path.compare(path.size() - 5, 5, ".mmdb") == 0; }
+
+std::unique_ptr<MmdbFile> open_mmdb(const std::string& path) {
+  auto mmdb = std::make_unique<MmdbFile>();
+  const int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb->db);
+  if (status != MMDB_SUCCESS) throw DataError("cannot open '" + path + "': " + MMDB_strerror(status));
+  mmdb->open = true;
+  return mmdb;
+}
+
+// The entry for an address in a MaxMind DB, if it has one.
+std::optional<MMDB_entry_s> mmdb_entry(const MmdbFile& mmdb, const store::IpAddress& address) {
+  sockaddr_storage storage{};
+  if (address.family == 4) {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
+    v4.sin_family = AF_INET;
+    std::memcpy(&v4.sin_addr, address.bytes.data(), 4);
+  } else {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
+    v6.sin6_family = AF_INET6;
+    std::memcpy(&v6.sin6_addr, address.bytes.data(), 16);
+  }
+  int error = 0;
+  const MMDB_lookup_result_s result =
+      MMDB_lookup_sockaddr(const_cast<MMDB_s*>(&mmdb.db), reinterpret_cast<sockaddr*>(&storage), &error);
+  if (error != MMDB_SUCCESS || !result.found_entry) return std::nullopt;
+  return result.entry;
+}
+
+}  // namespace
+
+AsnDatabase::AsnDatabase() = default;
+AsnDatabase::~AsnDatabase() = default;
+AsnDatabase::AsnDatabase(AsnDatabase&&) noexcept = default;
+AsnDatabase& AsnDatabase::operator=(AsnDatabase&&) noexcept = default;
+
+std::optional<AsnDatabase::Result> AsnDatabase::lookup(const store::IpAddress& address) const noexcept {
+  const AsnRecord* r = address.family == 4 ? v4_.find(ipv4_key(address)) : v6_.find(ipv6_key(address));
+  if (r != nullptr) return Result{r->asn, organisations_[r->organisation]};
+  for (const auto& mmdb : mmdbs_) {
+    auto entry = mmdb_entry(*mmdb, address);
+    if (!entry) continue;
+    MMDB_entry_data_s asn{}, organisation{};
+    // GeoLite2-ASN: {"autonomous_system_number": 13335, "autonomous_system_organization": "..."}
+    if (MMDB_get_value(&*entry, &asn, "autonomous_system_number", nullptr) != MMDB_SUCCESS || !asn.has_data ||
+        asn.type != MMDB_DATA_TYPE_UINT32) {
+      continue;
+    }
+    Result result{asn.uint32, ""};
+    if (MMDB_get_value(&*entry, &organisation, "autonomous_system_organization", nullptr) == MMDB_SUCCESS &&
+        organisation.has_data && organisation.type == MMDB_DATA_TYPE_UTF8_STRING) {
+      result.organisation.assign(organisation.utf8_string, organisation.data_size);
+    }
+    return result;
+  }
+  return std::nullopt;
+}
+
+void AsnDatabase::load(const std::string& path) {
+  if (is_mmdb(path))
+    mmdbs_.push_back(open_mmdb(path));
+  else
+    load_csv(path);
+}
 
 CountryDatabase::CountryDatabase() = default;
 CountryDatabase::~CountryDatabase() = default;
@@ -144,12 +205,8 @@ CountryDatabase::CountryDatabase(CountryDatabase&&) noexcept = default;
 CountryDatabase& CountryDatabase::operator=(CountryDatabase&&) noexcept = default;
 
 void CountryDatabase::load(const std::string& path) {
-  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".mmdb") == 0) {
-    auto mmdb = std::make_unique<Mmdb>();
-    const int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb->db);
-    if (status != MMDB_SUCCESS) throw DataError("cannot open '" + path + "': " + MMDB_strerror(status));
-    mmdb->open = true;
-    mmdbs_.push_back(std::move(mmdb));
+  if (is_mmdb(path)) {
+    mmdbs_.push_back(open_mmdb(path));
     return;
   }
   for_each_range(path, 3, "first,last,country_code",
@@ -173,23 +230,12 @@ std::string CountryDatabase::lookup(const store::IpAddress& address) const {
   const std::array<char, 2>* code = address.family == 4 ? v4_.find(ipv4_key(address)) : v6_.find(ipv6_key(address));
   if (code != nullptr) return std::string(code->data(), 2);
   for (const auto& mmdb : mmdbs_) {
-    sockaddr_storage storage{};
-    if (address.family == 4) {
-      auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
-      v4.sin_family = AF_INET;
-      std::memcpy(&v4.sin_addr, address.bytes.data(), 4);
-    } else {
-      auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
-      v6.sin6_family = AF_INET6;
-      std::memcpy(&v6.sin6_addr, address.bytes.data(), 16);
-    }
-    int error = 0;
-    MMDB_lookup_result_s result = MMDB_lookup_sockaddr(&mmdb->db, reinterpret_cast<sockaddr*>(&storage), &error);
-    if (error != MMDB_SUCCESS || !result.found_entry) continue;
+    auto entry = mmdb_entry(*mmdb, address);
+    if (!entry) continue;
     MMDB_entry_data_s data{};
     // ip-location-db writes {"country_code": "AU"}; MaxMind GeoLite2 {"country": {"iso_code": "AU"}}.
-    if ((MMDB_get_value(&result.entry, &data, "country_code", nullptr) == MMDB_SUCCESS && data.has_data) ||
-        (MMDB_get_value(&result.entry, &data, "country", "iso_code", nullptr) == MMDB_SUCCESS && data.has_data)) {
+    if ((MMDB_get_value(&*entry, &data, "country_code", nullptr) == MMDB_SUCCESS && data.has_data) ||
+        (MMDB_get_value(&*entry, &data, "country", "iso_code", nullptr) == MMDB_SUCCESS && data.has_data)) {
       if (data.type == MMDB_DATA_TYPE_UTF8_STRING) return std::string(data.utf8_string, data.data_size);
     }
   }

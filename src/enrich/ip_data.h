@@ -26,15 +26,23 @@ struct AsnRecord {
   uint32_t organisation = 0;  // index into the organisation names
 };
 
+struct MmdbFile;  // an open MaxMind DB
+
 // IP -> ASN from CSV files in the ip-location-db layout: `first,last,asn,organisation` with
-// dotted/colon addresses, IPv4 and IPv6 in one file or several (RFC 4180 quoting).
+// dotted/colon addresses, IPv4 and IPv6 in one file or several (RFC 4180 quoting), or from
+// MaxMind DB files in GeoLite2-ASN's layout (.mmdb).
 class AsnDatabase {
  public:
+  AsnDatabase();
+  ~AsnDatabase();
+  AsnDatabase(AsnDatabase&&) noexcept;
+  AsnDatabase& operator=(AsnDatabase&&) noexcept;
+  void load(const std::string& path);      // .mmdb or CSV; throws DataError
   void load_csv(const std::string& path);  // throws DataError naming the file and line
   void freeze();
   struct Result {
     uint32_t asn;
-    std::string_view organisation;
+    std::string organisation;
   };
   [[nodiscard]] std::optional<Result> lookup(const store::IpAddress& address) const noexcept;
   [[nodiscard]] size_t size() const noexcept { return v4_.size() + v6_.size(); }
@@ -43,6 +51,7 @@ class AsnDatabase {
   RangeTable<uint32_t, AsnRecord> v4_;
   RangeTable<Ipv6Key, AsnRecord> v6_;
   std::vector<std::string> organisations_;
+  std::vector<std::unique_ptr<MmdbFile>> mmdbs_;
 };
 
 // IP -> ISO country code. From a MaxMind DB file (ip-location-db's `country_code`, or GeoLite2's
@@ -58,8 +67,7 @@ class CountryDatabase {
   [[nodiscard]] std::string lookup(const store::IpAddress& address) const;  // "" when unknown
 
  private:
-  struct Mmdb;
-  std::vector<std::unique_ptr<Mmdb>> mmdbs_;
+  std::vector<std::unique_ptr<MmdbFile>> mmdbs_;
   RangeTable<uint32_t, std::array<char, 2>> v4_;
   RangeTable<Ipv6Key, std::array<char, 2>> v6_;
 };

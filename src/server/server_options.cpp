@@ -57,7 +57,7 @@ Command parse_command_line(int argc, char** argv) {
   app.add_option_function<std::string>(
       "--web-root", [&](const std::string& v) { flags.web_root = v; },
       "directory of the page (index.html, app.js, style.css) [default: web/ of the source tree]");
-  app.add_option("--asn-db", flags.asn_db, "IP-to-ASN CSV (ip-location-db layout), repeatable");
+  app.add_option("--asn-db", flags.asn_db, "IP-to-ASN CSV (ip-location-db layout) or GeoLite2-ASN .mmdb, repeatable");
   app.add_option("--country-db", flags.country_db,
                  "IP-to-country .mmdb (ip-location-db or GeoLite2) or .csv, repeatable");
   app.add_flag_function(

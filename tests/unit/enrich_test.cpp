@@ -74,6 +74,20 @@ TEST(Enricher, LabDataGivesTheLabNetworks) {
   EXPECT_EQ(e.network_of(ip("10.77.10.53")).asn, 64500u);  // again, from the cache
 }
 
+TEST(Enricher, ReadsGeoLite2LayoutMaxMindFiles) {
+  // Operators may point at MaxMind GeoLite2 ASN and Country files instead of the ip-location-db
+  // sets; these small files are written in the same layouts at build time.
+  const std::string dir = DNSLEAK_TEST_DATA_DIR;
+  const Enricher e({{dir + "/geolite2-asn.mmdb"}, {dir + "/geolite2-country.mmdb"}, {}});
+  const verdict::Network v4 = e.network_of(ip("198.51.100.7"));
+  EXPECT_EQ(v4.asn, 64496u);
+  EXPECT_EQ(v4.organisation, "Example MMDB Org");
+  EXPECT_EQ(v4.country, "NZ");
+  EXPECT_EQ(e.network_of(ip("2001:db8:1::5")).asn, 64497u);
+  EXPECT_FALSE(e.network_of(ip("192.0.2.1")).asn);
+  EXPECT_THROW(Enricher({{dir + "/missing.mmdb"}, {}, {}}), DataError);
+}
+
 TEST(Enricher, RealDataSetsLoadAndKnowThePublicResolvers) {
   // Fetched by scripts/setup (scripts/fetch-data) through the npm registry.
   const std::string dir = std::string(DNSLEAK_SOURCE_DIR) + "/data/ip-location-db/";
