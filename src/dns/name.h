@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +23,18 @@ inline constexpr size_t kMaxLabels = 128;
 class DnsName {
  public:
   DnsName() noexcept { clear(); }
+  // Copies only the octets and offsets in use (a name is usually far shorter than 255 octets, and
+  // names are copied for every query: into the parsed query and into its observation).
+  DnsName(const DnsName& other) noexcept { *this = other; }
+  DnsName& operator=(const DnsName& other) noexcept {
+    if (this != &other) {
+      std::memcpy(wire_.data(), other.wire_.data(), other.length_);
+      std::memcpy(label_offsets_.data(), other.label_offsets_.data(), other.label_count_);
+      length_ = other.length_;
+      label_count_ = other.label_count_;
+    }
+    return *this;
+  }
 
   // Parses presentation form ("Leak.Example.org", trailing dot optional; "\." and "\DDD" escapes).
   // Returns false for an empty label, a label over 63 octets or a name over 255 octets.
