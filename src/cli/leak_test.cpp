@@ -70,36 +70,37 @@ verdict::Evidence evidence_from_results(const json::value& results) {
   verdict::Evidence e;
   if (!results.is_object()) return e;
   const json::object& o = results.as_object();
-  if (const auto* list = o.if_contains("resolvers"); list && list->is_array()) {
-    for (const json::value& r : list->as_array()) {
-      if (!r.is_object() || !r.as_object().if_contains("address") || !r.at("address").is_string()) continue;
-      verdict::ResolverEvidence evidence;
-      if (!enrich::parse_ip(std::string(r.at("address").as_string()), evidence.address)) continue;
-      evidence.network = network_from(r.as_object().if_contains("network") ? r.at("network") : json::value());
-      if (const auto* ecs = r.as_object().if_contains("ecs"); ecs && ecs->is_string()) {
-        const std::string text(ecs->as_string());
-        store::IpAddress address;
-        const size_t slash = text.find('/');
-        if (slash != std::string::npos && enrich::parse_ip(text.substr(0, slash), address)) {
-          dns::ClientSubnet subnet;
-          subnet.family = address.family == 6 ? 2 : 1;
-          subnet.source_prefix = static_cast<uint8_t>(std::atoi(text.c_str() + slash + 1));
-          subnet.address = address.bytes;
-          evidence.client_subnet = subnet;
-        }
+  // Each entry of "resolvers" and "egress": {"address": ..., "network": {...}, ...}.
+  auto each_entry = [&](const char* key, auto use) {
+    const auto* list = o.if_contains(key);
+    if (list == nullptr || !list->is_array()) return;
+    for (const json::value& entry : list->as_array()) {
+      if (!entry.is_object() || !entry.as_object().if_contains("address") || !entry.at("address").is_string()) continue;
+      store::IpAddress address;
+      if (!enrich::parse_ip(std::string(entry.at("address").as_string()), address)) continue;
+      const auto* network = entry.as_object().if_contains("network");
+      use(entry.as_object(), address, network_from(network ? *network : json::value()));
+    }
+  };
+  each_entry("resolvers", [&](const json::object& entry, const store::IpAddress& address, verdict::Network network) {
+    verdict::ResolverEvidence evidence{address, std::move(network), {}};
+    if (const auto* ecs = entry.if_contains("ecs"); ecs && ecs->is_string()) {
+      const std::string text(ecs->as_string());
+      store::IpAddress subnet_address;
+      const size_t slash = text.find('/');
+      if (slash != std::string::npos && enrich::parse_ip(text.substr(0, slash), subnet_address)) {
+        dns::ClientSubnet subnet;
+        subnet.family = subnet_address.family == 6 ? 2 : 1;
+        subnet.source_prefix = static_cast<uint8_t>(std::atoi(text.c_str() + slash + 1));
+        subnet.address = subnet_address.bytes;
+        evidence.client_subnet = subnet;
       }
-      e.resolvers.push_back(evidence);
     }
-  }
-  if (const auto* list = o.if_contains("egress"); list && list->is_array()) {
-    for (const json::value& x : list->as_array()) {
-      if (!x.is_object() || !x.as_object().if_contains("address") || !x.at("address").is_string()) continue;
-      verdict::EgressEvidence evidence;
-      if (!enrich::parse_ip(std::string(x.at("address").as_string()), evidence.address)) continue;
-      evidence.network = network_from(x.as_object().if_contains("network") ? x.at("network") : json::value());
-      e.egress.push_back(evidence);
-    }
-  }
+    e.resolvers.push_back(std::move(evidence));
+  });
+  each_entry("egress", [&](const json::object&, const store::IpAddress& address, verdict::Network network) {
+    e.egress.push_back({address, std::move(network)});
+  });
   return e;
 }
 

@@ -21,24 +21,32 @@ std::ifstream open_or_throw(const std::string& path) {
   throw DataError(path + ":" + std::to_string(line) + ": " + why);
 }
 
-// Calls `use(first, last, fields, line)` for every data line `first,last,...` of a CSV file (blank
-// lines and # comments skipped); a line with fewer fields or a bad range throws DataError.
+// Calls `use(fields, line_number)` for every data line of a CSV file: blank lines and lines
+// starting with # are skipped.
 template <typename Use>
-void for_each_range(const std::string& path, size_t min_fields, const char* expected, Use use) {
+void for_each_csv_line(const std::string& path, Use use) {
   std::ifstream in = open_or_throw(path);
   std::string line;
   size_t number = 0;
   while (std::getline(in, line)) {
     ++number;
     if (line.empty() || line[0] == '#') continue;
-    const auto fields = split_csv_line(line);
+    use(split_csv_line(line), number);
+  }
+}
+
+// Calls `use(first, last, fields, line_number)` for every line `first,last,...`; a line with fewer
+// fields or a bad range throws DataError.
+template <typename Use>
+void for_each_range(const std::string& path, size_t min_fields, const char* expected, Use use) {
+  for_each_csv_line(path, [&](const std::vector<std::string>& fields, size_t number) {
     store::IpAddress first, last;
     if (fields.size() < min_fields || !parse_ip(fields[0], first) || !parse_ip(fields[1], last) ||
         first.family != last.family) {
       bad_line(path, number, std::string("expected ") + expected);
     }
     use(first, last, fields, number);
-  }
+  });
 }
 
 }  // namespace
@@ -85,16 +93,6 @@ bool parse_ip(std::string_view text, store::IpAddress& out) noexcept {
   return false;
 }
 
-uint32_t ipv4_key(const store::IpAddress& a) noexcept {
-  return (uint32_t{a.bytes[0]} << 24) | (uint32_t{a.bytes[1]} << 16) | (uint32_t{a.bytes[2]} << 8) | a.bytes[3];
-}
-
-Ipv6Key ipv6_key(const store::IpAddress& a) noexcept {
-  Ipv6Key k = 0;
-  for (uint8_t b : a.bytes) k = (k << 8) | b;
-  return k;
-}
-
 void AsnDatabase::load_csv(const std::string& path) {
   std::unordered_map<std::string, uint32_t> organisation_ids;
   for (size_t i = 0; i < organisations_.size(); ++i)
@@ -111,18 +109,11 @@ void AsnDatabase::load_csv(const std::string& path) {
         const std::string organisation = fields.size() > 3 ? fields[3] : "";
         auto [it, inserted] = organisation_ids.emplace(organisation, static_cast<uint32_t>(organisations_.size()));
         if (inserted) organisations_.push_back(organisation);
-        const AsnRecord record{asn, it->second};
-        if (first.family == 4)
-          v4_.add(ipv4_key(first), ipv4_key(last), record);
-        else
-          v6_.add(ipv6_key(first), ipv6_key(last), record);
+        ranges_.add(first, last, AsnRecord{asn, it->second});
       });
 }
 
-void AsnDatabase::freeze() {
-  v4_.freeze();
-  v6_.freeze();
-}
+void AsnDatabase::freeze() { ranges_.freeze(); }
 
 struct MmdbFile {
   MMDB_s db{};
@@ -171,7 +162,7 @@ AsnDatabase::AsnDatabase(AsnDatabase&&) noexcept = default;
 AsnDatabase& AsnDatabase::operator=(AsnDatabase&&) noexcept = default;
 
 std::optional<AsnDatabase::Result> AsnDatabase::lookup(const store::IpAddress& address) const noexcept {
-  const AsnRecord* r = address.family == 4 ? v4_.find(ipv4_key(address)) : v6_.find(ipv6_key(address));
+  const AsnRecord* r = ranges_.find(address);
   if (r != nullptr) return Result{r->asn, organisations_[r->organisation]};
   for (const auto& mmdb : mmdbs_) {
     auto entry = mmdb_entry(*mmdb, address);
@@ -213,21 +204,14 @@ void CountryDatabase::load(const std::string& path) {
                  [&](const store::IpAddress& first, const store::IpAddress& last,
                      const std::vector<std::string>& fields, size_t number) {
                    if (fields[2].size() != 2) bad_line(path, number, "expected a two-letter country code");
-                   const std::array<char, 2> code{fields[2][0], fields[2][1]};
-                   if (first.family == 4)
-                     v4_.add(ipv4_key(first), ipv4_key(last), code);
-                   else
-                     v6_.add(ipv6_key(first), ipv6_key(last), code);
+                   ranges_.add(first, last, std::array<char, 2>{fields[2][0], fields[2][1]});
                  });
 }
 
-void CountryDatabase::freeze() {
-  v4_.freeze();
-  v6_.freeze();
-}
+void CountryDatabase::freeze() { ranges_.freeze(); }
 
 std::string CountryDatabase::lookup(const store::IpAddress& address) const {
-  const std::array<char, 2>* code = address.family == 4 ? v4_.find(ipv4_key(address)) : v6_.find(ipv6_key(address));
+  const std::array<char, 2>* code = ranges_.find(address);
   if (code != nullptr) return std::string(code->data(), 2);
   for (const auto& mmdb : mmdbs_) {
     auto entry = mmdb_entry(*mmdb, address);
@@ -243,13 +227,7 @@ std::string CountryDatabase::lookup(const store::IpAddress& address) const {
 }
 
 void ResolverOperators::load_csv(const std::string& path) {
-  std::ifstream in = open_or_throw(path);
-  std::string line;
-  size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty() || line[0] == '#') continue;
-    const auto fields = split_csv_line(line);
+  for_each_csv_line(path, [&](const std::vector<std::string>& fields, size_t number) {
     uint32_t asn = 0;
     if (fields.size() < 2 ||
         std::from_chars(fields[0].data(), fields[0].data() + fields[0].size(), asn).ec != std::errc{} ||
@@ -257,7 +235,7 @@ void ResolverOperators::load_csv(const std::string& path) {
       bad_line(path, number, "expected asn,operator,source");
     }
     entries_.emplace_back(asn, fields[1]);
-  }
+  });
   std::sort(entries_.begin(), entries_.end());
 }
 

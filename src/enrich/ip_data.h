@@ -45,11 +45,10 @@ class AsnDatabase {
     std::string organisation;
   };
   [[nodiscard]] std::optional<Result> lookup(const store::IpAddress& address) const noexcept;
-  [[nodiscard]] size_t size() const noexcept { return v4_.size() + v6_.size(); }
+  [[nodiscard]] size_t size() const noexcept { return ranges_.size(); }
 
  private:
-  RangeTable<uint32_t, AsnRecord> v4_;
-  RangeTable<Ipv6Key, AsnRecord> v6_;
+  AddressRanges<AsnRecord> ranges_;
   std::vector<std::string> organisations_;
   std::vector<std::unique_ptr<MmdbFile>> mmdbs_;
 };
@@ -68,8 +67,7 @@ class CountryDatabase {
 
  private:
   std::vector<std::unique_ptr<MmdbFile>> mmdbs_;
-  RangeTable<uint32_t, std::array<char, 2>> v4_;
-  RangeTable<Ipv6Key, std::array<char, 2>> v6_;
+  AddressRanges<std::array<char, 2>> ranges_;
 };
 
 // AS number -> public resolver operator ("Cloudflare"), from a CSV file `asn,operator,source`
@@ -88,7 +86,5 @@ class ResolverOperators {
 [[nodiscard]] std::vector<std::string> split_csv_line(std::string_view line);
 // Parses a dotted or colon address into the table keys; false if neither.
 [[nodiscard]] bool parse_ip(std::string_view text, store::IpAddress& out) noexcept;
-[[nodiscard]] Ipv6Key ipv6_key(const store::IpAddress& a) noexcept;
-[[nodiscard]] uint32_t ipv4_key(const store::IpAddress& a) noexcept;
 
 }  // namespace dnsleak::enrich

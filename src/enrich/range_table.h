@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "store/observation.h"
+
 namespace dnsleak::enrich {
 
 using Ipv6Key = unsigned __int128;
@@ -48,6 +50,39 @@ class RangeTable {
     Value value;
   };
   std::vector<Range> ranges_;
+};
+
+// An IPv4 and an IPv6 table behind one interface keyed by address.
+template <typename Value>
+class AddressRanges {
+ public:
+  // `first` and `last` must be of one family (callers check).
+  void add(const store::IpAddress& first, const store::IpAddress& last, Value value) {
+    if (first.family == 4)
+      v4_.add(key4(first), key4(last), std::move(value));
+    else
+      v6_.add(key6(first), key6(last), std::move(value));
+  }
+  void freeze() {
+    v4_.freeze();
+    v6_.freeze();
+  }
+  [[nodiscard]] const Value* find(const store::IpAddress& address) const noexcept {
+    return address.family == 4 ? v4_.find(key4(address)) : v6_.find(key6(address));
+  }
+  [[nodiscard]] size_t size() const noexcept { return v4_.size() + v6_.size(); }
+
+ private:
+  static uint32_t key4(const store::IpAddress& a) noexcept {
+    return (uint32_t{a.bytes[0]} << 24) | (uint32_t{a.bytes[1]} << 16) | (uint32_t{a.bytes[2]} << 8) | a.bytes[3];
+  }
+  static Ipv6Key key6(const store::IpAddress& a) noexcept {
+    Ipv6Key k = 0;
+    for (uint8_t b : a.bytes) k = (k << 8) | b;
+    return k;
+  }
+  RangeTable<uint32_t, Value> v4_;
+  RangeTable<Ipv6Key, Value> v6_;
 };
 
 }  // namespace dnsleak::enrich
