@@ -54,6 +54,12 @@ verdict::Network network_from(const json::value& v) {
   return n;
 }
 
+std::string create_body(const LeakTestOptions& options) {
+  json::object body{{"type", options.extended ? "extended" : "standard"}};
+  if (options.count > 0) body["count"] = options.count;
+  return json::serialize(body);
+}
+
 }  // namespace
 
 int LeakTestReport::exit_code() const noexcept {
@@ -120,9 +126,8 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   };
 
   progress("creating a test…");
-  const probe::HttpReply created = probe::fetch({"POST", base + "/api/v1/tests",
-                                                 options.extended ? R"({"type":"extended"})" : R"({"type":"standard"})",
-                                                 std::min<long>(left_ms(), 5000), 0, ""});
+  const probe::HttpReply created =
+      probe::fetch({"POST", base + "/api/v1/tests", create_body(options), std::min<long>(left_ms(), 5000), 0, ""});
   if (created.status != 201) {
     report.error = created.status == 0 ? "cannot reach dnsleakd at " + base + ": " + created.error
                                        : "dnsleakd at " + base + " refused to create a test (HTTP " +

@@ -14,6 +14,7 @@ namespace dnsleak::cli {
 struct LeakTestOptions {
   std::string server = "http://leak.test";  // dnsleakd's base URL
   bool extended = false;
+  unsigned count = 0;        // plain names; 0: the type's (6 standard, 36 extended)
   long timeout_ms = 10'000;  // for the whole test, lookups and waiting included
   int family = 0;            // 4 / 6: lookups and probes of one family only
   std::string interface;     // bind HTTP probes to this interface

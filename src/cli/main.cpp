@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "cli/leak_test.h"
+#include "cli/public_test.h"
 #include "cli/report_output.h"
 #include "enrich/ip_data.h"
 
@@ -64,6 +65,16 @@ int main(int argc, char** argv) {
                    "dnsleakd's base URL, http:// or https:// [default: $DNSLEAK_SERVER, or server = \"...\" in " +
                        config_dir() + "/dnsleak.toml]");
   test->add_flag("--extended", options.extended, "36 names instead of 6 (finds resolvers used only now and then)");
+  test->add_option("--count", options.count, "this many plain names (1-100) instead of 6 or 36")
+      ->check(CLI::Range(1, 100));
+  bool public_mode = false;
+  std::vector<std::string> echo_names;
+  auto* public_flag = test->add_flag(
+      "--public", public_mode,
+      "no dnsleakd at hand: ask public resolver echo names (Akamai, Google) which resolver answers; one\n"
+      "resolver per lookup and no exits, so only --expect-resolver gives a verdict");
+  test->add_option("--echo-name", echo_names, "with --public: ask these TXT echo names instead (repeatable)")
+      ->needs(public_flag);
   test->add_option("--timeout", timeout_s, "seconds the whole test may take [default: 10]")
       ->check(CLI::Range(1.0, 300.0));
   auto* four = test->add_flag("-4", only4, "IPv4 only: lookups and probes");
@@ -87,6 +98,31 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : cli::kUsage;
+  }
+
+  if (public_mode) {
+    verdict::Expectations expected;
+    for (const std::string& text : expect_resolvers) {
+      store::IpAddress address;
+      if (!enrich::parse_ip(text, address)) {
+        std::fprintf(stderr, "dnsleak: --expect-resolver '%s' is not an IP address\n", text.c_str());
+        return cli::kUsage;
+      }
+      expected.resolvers.push_back(address);
+    }
+    std::vector<probe::EchoName> names = probe::public_echo_names();
+    if (!echo_names.empty()) {
+      names.clear();
+      for (const std::string& n : echo_names) names.push_back({n, true});
+    }
+    const cli::PublicTestReport report = cli::run_public_test(names, expected, static_cast<long>(timeout_s * 1000));
+    if (json) {
+      std::printf("%s\n", boost::json::serialize(cli::public_report_json(report)).c_str());
+    } else if (!quiet) {
+      std::fputs(cli::render_public_table(report, isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr).c_str(),
+                 stdout);
+    }
+    return report.exit_code();
   }
 
   try {

@@ -11,6 +11,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kTestsPrefix = "/api/v1/tests/";
+constexpr int64_t kMaxPlainNames = 100;  // "count" in a create request
 
 std::string hex(const uint8_t* data, size_t n) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -149,6 +150,7 @@ std::optional<HttpResponse> Api::probe(const HttpRequest& request) const {
 
 HttpResponse Api::create_test(const HttpRequest& request) const {
   std::string type = "standard";
+  std::optional<int64_t> count;
   if (!request.body.empty()) {
     boost::system::error_code ec;
     const json::value body = json::parse(request.body, ec);
@@ -157,8 +159,17 @@ HttpResponse Api::create_test(const HttpRequest& request) const {
       if (!t->is_string()) return json_error(400, "bad_type", "'type' must be \"standard\" or \"extended\"");
       type = std::string(t->as_string());
     }
+    if (const json::value* c = body.as_object().if_contains("count")) {
+      if (!c->is_int64() || c->as_int64() < 1 || c->as_int64() > kMaxPlainNames) {
+        return json_error(400, "bad_count",
+                          "'count' must be a whole number from 1 to " + std::to_string(kMaxPlainNames));
+      }
+      count = c->as_int64();
+    }
     for (const auto& [key, value] : body.as_object()) {
-      if (key != "type") return json_error(400, "unknown_field", "unknown field '" + std::string(key) + "'");
+      if (key != "type" && key != "count") {
+        return json_error(400, "unknown_field", "unknown field '" + std::string(key) + "'");
+      }
     }
   }
   if (type != "standard" && type != "extended") {
@@ -167,7 +178,9 @@ HttpResponse Api::create_test(const HttpRequest& request) const {
   const testname::TestToken token = tokens_.issue(static_cast<uint32_t>(request.now_ms / 1000));
   const std::string t = token.text();
   json::array names;
-  const unsigned plain = type == "extended" ? config_.extended_names : config_.standard_names;
+  const unsigned plain = count                ? static_cast<unsigned>(*count)
+                         : type == "extended" ? config_.extended_names
+                                              : config_.standard_names;
   for (unsigned i = 0; i < plain; ++i) {
     names.push_back(json::object{{"name", t + "-p" + std::to_string(i) + "." + zone_text_}, {"kind", "plain"}});
   }

@@ -62,6 +62,8 @@ class Api {
   [[nodiscard]] std::optional<testname::TestToken> open_handle(std::string_view handle, int64_t now_ms) const;
 
   [[nodiscard]] const store::ObservationStore& store() const noexcept { return store_; }
+  // Starts the background PTR lookup of an address (see enrich::ReverseNames).
+  void prefetch_reverse_name(const store::IpAddress& address) const { (void)enricher_.reverse_name(address); }
 
  private:
   HttpResponse create_test(const HttpRequest& request) const;

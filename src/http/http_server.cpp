@@ -217,6 +217,9 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string text;
     for (size_t i = sent_; i < observations.size(); ++i) {
       text += "event: observation\ndata: " + boost::json::serialize(observation_json(observations[i])) + "\n\n";
+      // A resolver seen live gets its PTR lookup started now, so the results read at the end of
+      // the test already have the name.
+      server_.api.prefetch_reverse_name(observations[i].resolver);
     }
     sent_ = std::max(sent_, observations.size());
     if (std::chrono::steady_clock::now() >= stream_deadline_) {

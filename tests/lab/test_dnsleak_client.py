@@ -55,6 +55,18 @@ class DnsleakTest(unittest.TestCase):
                 self.assertLess(elapsed, 3.0)  # a standard test in the lab takes well under a second of work
         self.lab.reset_client()
 
+    def test_resolvers_come_with_their_ptr_names(self):
+        code, report = self.json_run("--no-baseline")
+        self.assertEqual([(r["address"], r["reverse_name"]) for r in report["resolvers"] if r["family"] == "ipv4"],
+                         [("10.77.20.53", "resolver.vpn.example")])
+
+    def test_ipv4_only(self):
+        code, report = self.json_run("--no-baseline", "-4")
+        self.assertEqual(code, 0)
+        self.assertEqual(report["probes"]["ipv6"]["status"], 0)  # not made
+        self.assertEqual([e["address"] for e in report["egress"]], ["10.77.0.3"])
+        self.assertTrue(all(":" not in a for l in report["lookups"] for a in l["addresses"]))
+
     def test_table_output_names_resolvers_and_verdict(self):
         scenarios.by_key("full-leak").apply(self.lab)
         result = self.dnsleak("test", "--server", "http://leak.test", "--no-baseline")
@@ -142,6 +154,28 @@ class DnsleakTest(unittest.TestCase):
         result = self.lab.sh("client", "env", "HOME=" + self.home, "DNSLEAK_SERVER=", DNSLEAK, "test", check=False)
         self.assertEqual(result.returncode, EXIT["usage"])
         self.assertIn("no server", result.stderr)
+
+    def test_count_sets_the_number_of_plain_names(self):
+        code, report = self.json_run("--no-baseline", "--count", "3")
+        self.assertEqual(code, 0)
+        self.assertEqual(len(report["lookups"]), 3 + 3)  # and the v6., v4., tcp. names
+
+    def test_public_mode_with_dnsleakd_whoami_standing_in(self):
+        # The public echo names need the internet; in the lab dnsleakd's whoami answers the same way.
+        def public(*extra):
+            result = self.dnsleak("test", "--public", "--echo-name", "whoami.leak.test", "--json", *extra)
+            return result.returncode, json.loads(result.stdout)
+        code, report = public()
+        self.assertEqual(code, EXIT["inconclusive"])  # no expectation: it can only report
+        self.assertEqual(report["mode"], "public")
+        self.assertEqual(report["echo"][0]["resolvers"], ["10.77.20.53"])
+        self.assertIn("public_mode_limits", [f["code"] for f in report["verdict"]["findings"]])
+        self.assertEqual(public("--expect-resolver", "10.77.20.53")[0], EXIT["no_leak"])
+        self.assertEqual(public("--expect-resolver", "10.77.10.53")[0], EXIT["leak"])
+        scenarios.by_key("full-leak").apply(self.lab)
+        code, report = public("--expect-resolver", "10.77.20.53")
+        self.assertEqual(code, EXIT["leak"])
+        self.assertEqual(report["echo"][0]["resolvers"], ["10.77.10.53"])
 
     def test_config_file_names_the_default_server(self):
         os.makedirs(os.path.join(self.home, ".config", "dnsleak"), exist_ok=True)

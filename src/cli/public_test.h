@@ -1,0 +1,29 @@
+// `dnsleak test --public`: where no dnsleakd is at hand, ask public resolver echo names which
+// resolver handles the system's lookups. Its limits: one resolver per lookup (parallel or fallback
+// resolvers may not show), no exits (so no network comparison), and no network data: only
+// --expect-resolver can turn it into a verdict.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <vector>
+
+#include "probe/echo_names.h"
+#include "verdict/verdict.h"
+
+namespace dnsleak::cli {
+
+struct PublicTestReport {
+  std::vector<probe::EchoName> names;
+  std::vector<probe::EchoAnswer> answers;  // one per name
+  verdict::Verdict verdict;
+  long duration_ms = 0;
+  [[nodiscard]] int exit_code() const noexcept;
+};
+
+[[nodiscard]] PublicTestReport run_public_test(const std::vector<probe::EchoName>& names,
+                                               const verdict::Expectations& expected, long timeout_ms);
+[[nodiscard]] std::string render_public_table(const PublicTestReport& report, bool colour);
+[[nodiscard]] boost::json::object public_report_json(const PublicTestReport& report);
+
+}  // namespace dnsleak::cli
