@@ -54,6 +54,24 @@ verdict::Network network_from(const json::value& v) {
   return n;
 }
 
+// The shape of a created test, checked whole before any field is used (the server is not trusted).
+bool is_test(const json::value& test) {
+  if (!test.is_object()) return false;
+  const json::object& o = test.as_object();
+  const auto* id = o.if_contains("id");
+  const auto* names = o.if_contains("names");
+  const auto* hosts = o.if_contains("probe_hosts");
+  if (!id || !id->is_string() || !names || !names->is_array() || !hosts || !hosts->is_object()) return false;
+  for (const char* family : {"ipv4", "ipv6"}) {
+    const auto* host = hosts->as_object().if_contains(family);
+    if (!host || !host->is_string()) return false;
+  }
+  for (const json::value& n : names->as_array()) {
+    if (!n.is_object() || !n.as_object().if_contains("name") || !n.at("name").is_string()) return false;
+  }
+  return true;
+}
+
 std::string create_body(const LeakTestOptions& options) {
   json::object body{{"type", options.extended ? "extended" : "standard"}};
   if (options.count > 0) body["count"] = options.count;
@@ -137,8 +155,7 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   }
   boost::system::error_code ec;
   const json::value test = json::parse(created.body, ec);
-  if (ec || !test.is_object() || !test.as_object().if_contains("id") || !test.as_object().if_contains("names") ||
-      !test.as_object().if_contains("probe_hosts") || !test.at("names").is_array()) {
+  if (ec || !is_test(test)) {
     report.error = "dnsleakd at " + base + " answered with something that is not a test";
     report.duration_ms = since_ms(started);
     return report;
@@ -155,9 +172,11 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
                               if (type != "observation") return;
                               boost::system::error_code parse_error;
                               const json::value o = json::parse(data, parse_error);
-                              if (parse_error || !o.is_object() || !o.as_object().if_contains("probe")) return;
+                              if (parse_error || !o.is_object()) return;
+                              const auto* probe = o.as_object().if_contains("probe");
+                              if (probe == nullptr || !probe->is_string()) return;
                               std::lock_guard lock(mutex);
-                              probes_seen.insert(std::string(o.at("probe").as_string()));
+                              probes_seen.insert(std::string(probe->as_string()));
                               last_event = Clock::now();
                               changed.notify_all();
                             });
@@ -176,20 +195,21 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   // The HTTP probes: the same scheme and port as the server, one family each.
   progress("probing your exits…");
   const BaseUrl b = split_base(base);
-  auto probe_url = [&](const char* family) {
-    return b.scheme + "://" + std::string(test.at("probe_hosts").at(family).as_string()) + b.port + "/probe";
-  };
+  const std::string probe4_url =
+      b.scheme + "://" + std::string(test.at("probe_hosts").at("ipv4").as_string()) + b.port + "/probe";
+  const std::string probe6_url =
+      b.scheme + "://" + std::string(test.at("probe_hosts").at("ipv6").as_string()) + b.port + "/probe";
   std::thread probe6_thread;
   if (options.family != 4) {
     probe6_thread = std::thread([&] {
       const probe::HttpReply r =
-          probe::fetch({"GET", probe_url("ipv6"), "", std::min<long>(left_ms(), 3000), 6, options.interface});
+          probe::fetch({"GET", probe6_url, "", std::min<long>(left_ms(), 3000), 6, options.interface});
       report.probe6 = {r.status, r.error};
     });
   }
   if (options.family != 6) {
     const probe::HttpReply r =
-        probe::fetch({"GET", probe_url("ipv4"), "", std::min<long>(left_ms(), 3000), 4, options.interface});
+        probe::fetch({"GET", probe4_url, "", std::min<long>(left_ms(), 3000), 4, options.interface});
     report.probe4 = {r.status, r.error};
   }
   if (probe6_thread.joinable()) probe6_thread.join();
@@ -207,6 +227,12 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
     while (Clock::now() < deadline) {
       const bool all_seen = std::includes(probes_seen.begin(), probes_seen.end(), expected.begin(), expected.end());
       if (all_seen && Clock::now() - last_event >= kQuiet) break;
+      if (events.ended()) {
+        // No live stream (refused at the server's cap, or cut): give the resolvers a second,
+        // then take whatever the results hold.
+        changed.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::seconds(1)));
+        break;
+      }
       changed.wait_for(lock, std::chrono::milliseconds(50));
     }
   }

@@ -2,9 +2,13 @@
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <future>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "cli/leak_test.h"
 #include "enrich/ip_data.h"
@@ -32,15 +36,30 @@ PublicTestReport run_public_test(const std::vector<probe::EchoName>& names, cons
   const auto started = std::chrono::steady_clock::now();
   PublicTestReport report;
   report.names = names;
-  std::vector<std::future<probe::EchoAnswer>> pending;
-  for (const probe::EchoName& name : names) pending.push_back(std::async(std::launch::async, probe::ask_echo, name));
-  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
-  for (auto& f : pending) {
-    if (f.wait_until(deadline) == std::future_status::ready) {
-      report.answers.push_back(f.get());
-    } else {
-      report.answers.push_back({{}, "", "timed out"});
-    }
+  // One detached thread per name: a lookup stuck in the resolver past the deadline must not hold
+  // the test (a std::async future would wait for it when destroyed).
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable done;
+    std::vector<std::optional<probe::EchoAnswer>> answers;
+    size_t finished = 0;
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->answers.resize(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::thread([shared, i, name = names[i]] {
+      probe::EchoAnswer answer = probe::ask_echo(name);
+      std::lock_guard lock(shared->mutex);
+      shared->answers[i] = std::move(answer);
+      ++shared->finished;
+      shared->done.notify_all();
+    }).detach();
+  }
+  {
+    std::unique_lock lock(shared->mutex);
+    shared->done.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                          [&] { return shared->finished == names.size(); });
+    for (const auto& a : shared->answers) report.answers.push_back(a ? *a : probe::EchoAnswer{{}, "", "timed out"});
   }
   std::set<std::string> resolvers;
   for (const probe::EchoAnswer& a : report.answers) resolvers.insert(a.resolvers.begin(), a.resolvers.end());

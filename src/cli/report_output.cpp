@@ -1,6 +1,7 @@
 #include "cli/report_output.h"
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -132,11 +133,14 @@ json::object report_json(const LeakTestReport& r) {
 void save_baseline(const std::string& path, const LeakTestReport& report) {
   json::array resolvers, asns;
   for (const json::value& x : array_of(report.results, "resolvers")) {
+    const json::value network = x.is_object() && x.as_object().if_contains("network") ? x.at("network") : json::value();
+    // A public resolver (1.1.1.1 at home and through the VPN alike) is not the ISP's: keep it out.
+    if (!text_of(network, "public_operator").empty()) continue;
     resolvers.push_back(json::value(text_of(x, "address")));
-    if (const std::string asn =
-            text_of(x.is_object() && x.as_object().if_contains("network") ? x.at("network") : json::value(), "asn");
-        !asn.empty()) {
-      asns.push_back(json::value(std::stoul(asn)));
+    const std::string asn = text_of(network, "asn");
+    uint32_t number = 0;
+    if (!asn.empty() && std::from_chars(asn.data(), asn.data() + asn.size(), number).ec == std::errc{}) {
+      asns.push_back(json::value(number));
     }
   }
   const std::filesystem::path p(path);

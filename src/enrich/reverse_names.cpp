@@ -6,6 +6,7 @@
 #include <resolv.h>
 
 #include <cstring>
+#include <vector>
 
 namespace dnsleak::enrich {
 namespace {
@@ -17,9 +18,12 @@ std::string key_of(const store::IpAddress& a) {
 // One PTR query through the host's resolver configuration; "" when there is no name or the
 // query failed (an unreachable resolver fails at once; a silent one after the 1 s timeout).
 std::string query_ptr(res_state state, const std::string& name) {
-  unsigned char answer[NS_PACKETSZ * 4];
-  const int length = res_nquery(state, name.c_str(), ns_c_in, ns_t_ptr, answer, sizeof answer);
-  if (length <= 0) return "";
+  // The largest DNS message: glibc returns the full length of a TCP answer even when it had to
+  // cut it to the buffer, so a smaller buffer would be read past its end.
+  static thread_local std::vector<unsigned char> buffer(NS_MAXMSG);
+  unsigned char* answer = buffer.data();
+  const int length = res_nquery(state, name.c_str(), ns_c_in, ns_t_ptr, answer, static_cast<int>(buffer.size()));
+  if (length <= 0 || static_cast<size_t>(length) > buffer.size()) return "";
   ns_msg message;
   if (ns_initparse(answer, length, &message) != 0) return "";
   for (int i = 0; i < ns_msg_count(message, ns_s_an); ++i) {

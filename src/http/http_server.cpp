@@ -102,7 +102,6 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_.options.max_body);
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header));
-    buffer_.consume(buffer_.size());
     stream_.expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
@@ -150,7 +149,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!r.content_type.empty()) res->set(bhttp::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers) res->set(name, value);
     res->keep_alive(keep_alive_);
-    if (head) {
+    if (r.status == 204 || r.status == 304) {
+      // No body and no Content-Length (RFC 9110 8.6).
+    } else if (head) {
       res->content_length(r.body.size());
     } else {
       res->body() = std::move(r.body);
@@ -213,15 +214,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void tick() {
-    const auto observations = server_.api.store().observations_of(test_id_);
+    // Only what arrived since the last tick, at most kPerTick of it: a flooded test costs a stream
+    // a bounded amount per tick, and evictions cannot shift what was already sent.
+    const store::ObservationPage page = server_.api.store().observations_since(test_id_, cursor_, kPerTick);
+    cursor_ = page.cursor;
+    const auto& observations = page.observations;
     std::string text;
-    for (size_t i = sent_; i < observations.size(); ++i) {
+    for (size_t i = 0; i < observations.size(); ++i) {
       text += "event: observation\ndata: " + boost::json::serialize(observation_json(observations[i])) + "\n\n";
       // A resolver seen live gets its PTR lookup started now, so the results read at the end of
       // the test already have the name.
       server_.api.prefetch_reverse_name(observations[i].resolver);
     }
-    sent_ = std::max(sent_, observations.size());
     if (std::chrono::steady_clock::now() >= stream_deadline_) {
       text += "event: end\ndata: {}\n\n";
       finished_ = true;
@@ -254,7 +258,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool finished_ = false;
   bool closed_ = false;
   testname::TestId test_id_{};
-  size_t sent_ = 0;
+  uint64_t cursor_ = 0;  // the store's cursor after the last observation sent
+  static constexpr size_t kPerTick = 256;
   int idle_ticks_ = 0;
   std::string out_;
   std::array<char, 512> discard_{};
@@ -266,7 +271,13 @@ class Session : public std::enable_shared_from_this<Session> {
 void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
   acceptor.async_accept([this, &acceptor](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;
-    if (!ec) {
+    if (ec) {
+      // Out of descriptors (or another transient failure): accepting again at once would spin.
+      auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(100));
+      timer->async_wait([this, &acceptor, timer](beast::error_code) { accept(acceptor); });
+      return;
+    }
+    {
       if (stats.connections_open >= options.max_connections) {
         ++stats.connections_refused;
         beast::error_code ignored;

@@ -60,9 +60,14 @@ std::optional<std::vector<std::vector<std::string>>> query_txt(const std::string
     error = "cannot read the resolver configuration";
     return std::nullopt;
   }
-  unsigned char answer[NS_MAXMSG];
-  const int length = res_nquery(&state, name.c_str(), ns_c_in, ns_t_txt, answer, sizeof answer);
+  std::vector<unsigned char> buffer(NS_MAXMSG);  // the largest message (see reverse_names.cpp)
+  unsigned char* answer = buffer.data();
+  const int length = res_nquery(&state, name.c_str(), ns_c_in, ns_t_txt, answer, static_cast<int>(buffer.size()));
   res_nclose(&state);
+  if (length > static_cast<int>(buffer.size())) {
+    error = "an oversized answer for " + name;
+    return std::nullopt;
+  }
   if (length < 0) {
     error = "no answer for " + name + " (" + hstrerror(h_errno) + ")";
     return std::nullopt;

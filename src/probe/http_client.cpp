@@ -99,9 +99,13 @@ size_t EventStream::feed(const char* data, size_t size) {
 
 void EventStream::run() {
   CURL* curl = curl_easy_init();
-  if (curl == nullptr) return;
+  if (curl == nullptr) {
+    ended_ = true;
+    return;
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url_.c_str());
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms_);
+  curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);  // a refused stream (503) is an end, not data
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(
       curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
@@ -119,6 +123,7 @@ void EventStream::run() {
   }
   curl_multi_remove_handle(multi, curl);
   curl_multi_cleanup(multi);
+  ended_ = true;
   curl_easy_cleanup(curl);
 }
 

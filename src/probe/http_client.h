@@ -36,6 +36,8 @@ class EventStream {
   ~EventStream();
   void stop() noexcept;
   [[nodiscard]] bool connected() const noexcept { return connected_; }
+  // The stream is over: refused (HTTP error), failed, or closed by the server.
+  [[nodiscard]] bool ended() const noexcept { return ended_; }
 
  private:
   void run();
@@ -48,6 +50,7 @@ class EventStream {
   std::string event_type_, event_data_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> ended_{false};
   std::thread thread_;
 };
 

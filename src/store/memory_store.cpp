@@ -302,24 +302,37 @@ ResolverObservation MemoryStore::restore(uint32_t position) const {
   return o;
 }
 
-std::vector<ResolverObservation> MemoryStore::observations_of(const testname::TestId& id) const {
-  std::vector<ResolverObservation> out;
+ObservationPage MemoryStore::observations_since(const testname::TestId& id, uint64_t after, size_t limit) const {
+  ObservationPage page;
+  page.cursor = after;
   std::lock_guard lock(mutex_);
   const int64_t oldest_allowed = options_.now_ms() - options_.max_age_ms;
   const size_t slot = find_slot(id);
   uint32_t link = index_[slot] & kPositionMask;
   uint64_t newer_than = head_seq_;
+  // The chain runs newest to oldest: walk it down to the cursor, keep the newest `limit`.
+  bool first = true;
   while (link != 0) {
     const uint32_t position = link - 1;
     if (!is_live_and_older(position, newer_than)) break;
     const Record& r = records_[position];
     if (std::memcmp(r.token, id.data(), id.size()) != 0) break;
-    if (load_time(r.time_ms) >= oldest_allowed) out.push_back(restore(position));
-    newer_than = seq_of(position);
+    const uint64_t seq = seq_of(position);
+    if (seq + 1 <= after) break;  // cursors are sequence numbers + 1, so 0 means "from the start"
+    if (first) {
+      page.cursor = seq + 1;
+      first = false;
+    }
+    if (page.observations.size() == limit) {
+      page.truncated = true;
+      break;
+    }
+    if (load_time(r.time_ms) >= oldest_allowed) page.observations.push_back(restore(position));
+    newer_than = seq;
     link = r.prev;
   }
-  std::reverse(out.begin(), out.end());
-  return out;
+  std::reverse(page.observations.begin(), page.observations.end());
+  return page;
 }
 
 StoreStats MemoryStore::stats() const noexcept {

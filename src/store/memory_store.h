@@ -20,11 +20,28 @@ struct StoreStats {
   uint64_t reserved_bytes = 0;    // address space reserved (touched only as the store fills)
 };
 
+// Observations of one test newer than a cursor, oldest first, and the cursor to ask from next.
+struct ObservationPage {
+  std::vector<ResolverObservation> observations;
+  uint64_t cursor = 0;     // pass back to get only what came after
+  bool truncated = false;  // more than `limit` were newer: the oldest of them were left out
+};
+
 // Read side of a store; the API reads through it. Implementations are thread-safe.
 class ObservationStore : public ObservationSink {
  public:
-  // Every observation of `id` still held, oldest first, qname restored in the case received.
-  [[nodiscard]] virtual std::vector<ResolverObservation> observations_of(const testname::TestId& id) const = 0;
+  // A test's observations newer than `after` (0: all still held), at most the newest `limit`,
+  // oldest first, qname restored in the case received. Costs what it returns, not what the test
+  // holds: live streams ask with their cursor on every tick.
+  [[nodiscard]] virtual ObservationPage observations_since(const testname::TestId& id, uint64_t after,
+                                                           size_t limit) const = 0;
+  // Results hold at most this many observations of one test (a test is a few dozen queries; more
+  // means someone floods its names).
+  static constexpr size_t kMaxResults = 10'000;
+  [[nodiscard]] std::vector<ResolverObservation> observations_of(const testname::TestId& id,
+                                                                 size_t limit = kMaxResults) const {
+    return observations_since(id, 0, limit).observations;
+  }
   [[nodiscard]] virtual StoreStats stats() const noexcept = 0;
 };
 
@@ -48,7 +65,8 @@ class MemoryStore final : public ObservationStore {
   MemoryStore& operator=(const MemoryStore&) = delete;
 
   void record(std::span<const ResolverObservation> batch) noexcept override;
-  [[nodiscard]] std::vector<ResolverObservation> observations_of(const testname::TestId& id) const override;
+  [[nodiscard]] ObservationPage observations_since(const testname::TestId& id, uint64_t after,
+                                                   size_t limit) const override;
   [[nodiscard]] StoreStats stats() const noexcept override;
 
   // Octets one observation takes in the ring (the index adds ~6.7 at full load).

@@ -74,12 +74,17 @@ Verdict judge(const Evidence& e) {
     }
   }
 
-  // IPv6 not tunnelled: the two exits are in different networks.
+  // IPv6 not tunnelled: the IPv4 and the IPv6 exits are in different networks (a client may show
+  // several addresses of a family: privacy addresses, retries).
+  std::set<uint32_t> asns4, asns6;
   const EgressEvidence* exit4 = nullptr;
   const EgressEvidence* exit6 = nullptr;
-  for (const EgressEvidence& x : e.egress) (x.address.family == 6 ? exit6 : exit4) = &x;
-  const bool exits_differ =
-      exit4 && exit6 && exit4->network.asn && exit6->network.asn && *exit4->network.asn != *exit6->network.asn;
+  for (const EgressEvidence& x : e.egress) {
+    (x.address.family == 6 ? exit6 : exit4) = &x;
+    if (x.network.asn) (x.address.family == 6 ? asns6 : asns4).insert(*x.network.asn);
+  }
+  bool exits_differ = !asns4.empty() && !asns6.empty();
+  for (const uint32_t asn : asns6) exits_differ = exits_differ && asns4.count(asn) == 0;
   if (exits_differ) {
     add(Severity::warning, "ipv6_egress_differs",
         "Your IPv6 traffic leaves through " + describe(exit6->address, exit6->network) +
@@ -118,7 +123,7 @@ Verdict judge(const Evidence& e) {
   // the IPv6 exit's network is then as much a leak as any other.
   std::set<uint32_t> exit_asns;
   for (const EgressEvidence& x : e.egress) {
-    if (exits_differ && &x == exit6) continue;
+    if (exits_differ && x.address.family == 6) continue;
     if (x.network.asn) exit_asns.insert(*x.network.asn);
   }
   std::set<uint32_t> private_networks;  // networks of resolvers that are not public operators

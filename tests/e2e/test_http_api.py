@@ -150,6 +150,22 @@ class HttpApi(unittest.TestCase):
         status, error = self.json_request("GET", "/healthz", )
         self.assertEqual(status, 200)
 
+    def test_pipelined_requests_are_all_answered(self):
+        conn = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        deadline = time.monotonic() + 5
+        while data.count(b"HTTP/1.1 200") < 2 and time.monotonic() < deadline:
+            data += conn.recv(4096)
+        conn.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200"), 2, data)
+
+    def test_head_on_a_probe_host_is_a_bare_204(self):
+        test = self.create()
+        response, body = self.request("HEAD", "/probe", headers={"Host": test["probe_hosts"]["ipv4"]})
+        self.assertEqual(response.status, 204)
+        self.assertIsNone(response.getheader("Content-Length"))
+
     def test_garbage_and_slow_clients_do_not_hurt_others(self):
         garbage = socket.create_connection(("127.0.0.1", self.port), timeout=5)
         garbage.sendall(b"\x16\x03\x01 this is not http\r\n\r\n")

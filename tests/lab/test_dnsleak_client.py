@@ -93,6 +93,13 @@ class DnsleakTest(unittest.TestCase):
         code, report = self.json_run("--baseline", baseline)
         self.assertEqual(code, 1)
         self.assertIn("baseline_resolver_seen", [f["code"] for f in report["verdict"]["findings"]])
+        # A public resolver seen with the tunnel down is not the ISP's: it stays out of a baseline.
+        self.lab.reset_client()
+        scenarios.by_key("public-via-tunnel").apply(self.lab)
+        public_baseline = os.path.join(self.home, "public-baseline.json")
+        self.dnsleak("test", "--server", "http://leak.test", "--save-baseline", public_baseline, "--quiet")
+        with open(public_baseline) as f:
+            self.assertEqual(json.load(f), {"resolvers": [], "asns": []})
         # The clean scenario is not flagged by the same baseline.
         self.lab.reset_client()
         code, report = self.json_run("--baseline", baseline)
@@ -130,12 +137,17 @@ class DnsleakTest(unittest.TestCase):
                   "while True:\n"
                   "  c,_=s.accept(); c.recv(4096)\n"
                   "  if sys.argv[2]=='garbage': c.sendall(b'HTTP/1.1 201 Created\\r\\nContent-Length: 5\\r\\n\\r\\n<xml>'); c.close()\n"
+                  "  elif sys.argv[2]=='badshape': c.sendall(b'HTTP/1.1 201 Created\\r\\nContent-Length: 8\\r\\n\\r\\n{\"id\":1}'); c.close()\n"
                   "  else: time.sleep(60)\n")
-        for port, mode in ((18081, "garbage"), (18082, "silent")):
+        for port, mode in ((18081, "garbage"), (18082, "silent"), (18083, "badshape")):
             self.lab.start("fake-" + mode, "client", "python3", "-c", script, str(port), mode)
         time.sleep(0.5)
         result = self.dnsleak("test", "--server", "http://127.0.0.1:18081")
         self.assertEqual(result.returncode, EXIT["server_error"])
+        self.assertIn("not a test", result.stderr)
+        # JSON of the wrong shape: a clear error, not a crash.
+        result = self.dnsleak("test", "--server", "http://127.0.0.1:18083")
+        self.assertEqual(result.returncode, EXIT["server_error"], result.stderr)
         self.assertIn("not a test", result.stderr)
         started = time.monotonic()
         result = self.dnsleak("test", "--server", "http://127.0.0.1:18082", "--timeout", "3")

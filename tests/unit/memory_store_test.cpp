@@ -117,6 +117,25 @@ TEST_F(MemoryStoreTest, ExpiresByAge) {
   EXPECT_EQ(store->stats().held, 2u);
 }
 
+TEST_F(MemoryStoreTest, CursorReturnsOnlyWhatIsNewAndAtMostTheLimit) {
+  auto store = make(1024);
+  const auto a = tokens_.issue(1), b = tokens_.issue(1);
+  store->record(std::vector{observation(a, "p1", 1), observation(b, "p1", 2), observation(a, "p2", 3)});
+  ObservationPage page = store->observations_since(a.test_id(), 0, 100);
+  ASSERT_EQ(page.observations.size(), 2u);
+  EXPECT_FALSE(page.truncated);
+  const uint64_t cursor = page.cursor;
+  EXPECT_TRUE(store->observations_since(a.test_id(), cursor, 100).observations.empty());
+  EXPECT_EQ(store->observations_since(a.test_id(), cursor, 100).cursor, cursor);
+  store->record(std::vector{observation(a, "p3", 4), observation(a, "p4", 5), observation(a, "p5", 6)});
+  page = store->observations_since(a.test_id(), cursor, 2);
+  ASSERT_EQ(page.observations.size(), 2u);  // the newest two of three
+  EXPECT_TRUE(page.truncated);
+  EXPECT_EQ(page.observations[0].probe.view(), "p4");
+  EXPECT_EQ(page.observations[1].probe.view(), "p5");
+  EXPECT_TRUE(store->observations_since(a.test_id(), page.cursor, 2).observations.empty());
+}
+
 TEST_F(MemoryStoreTest, RecordIsCompact) {
   // The benchmark measures resident memory; this pins the layout that makes the budget possible.
   EXPECT_LE(MemoryStore::record_size(), 72u);

@@ -58,6 +58,16 @@ TEST(Judge, EveryLabScenarioGetsItsGroundTruth) {
   }
 }
 
+TEST(Judge, SeveralIpv6ExitsOutsideTheTunnelAllCount) {
+  // Two IPv6 addresses of the ISP (privacy addresses): neither may pass for the tunnel's network.
+  const Verdict v = judge({{resolver("10.77.10.53", kIsp)},
+                           {exit_at("fd77::2", kIsp), exit_at("10.77.0.3", kVpn), exit_at("fd77::99", kIsp)},
+                           {},
+                           {}});
+  EXPECT_EQ(v.outcome, Outcome::leak);
+  EXPECT_TRUE(has(v, "ipv6_egress_differs"));
+}
+
 TEST(Judge, ParallelQueriesNameSeveralNetworks) {
   const Verdict v =
       judge({{resolver("10.77.20.53", kVpn), resolver("10.77.10.53", kIsp)}, {exit_at("10.77.0.3", kVpn)}, {}, {}});
