@@ -142,24 +142,27 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   auto progress = [&](const char* what) {
     if (options.progress) std::fprintf(stderr, "\r\033[K%s", what);
   };
+  // The test cannot go on: say why, in the words the user sees.
+  auto fail = [&](std::string why) {
+    report.error = std::move(why);
+    report.duration_ms = since_ms(started);
+    return report;
+  };
+  // What a failed request was: unreachable (no HTTP status) or refused (an HTTP error).
+  auto http_failure = [&](const probe::HttpReply& r, const std::string& unreachable, const std::string& refused) {
+    return r.status == 0 ? unreachable + ": " + r.error : refused + " (HTTP " + std::to_string(r.status) + ")";
+  };
 
   progress("creating a test…");
   const probe::HttpReply created =
       probe::fetch({"POST", base + "/api/v1/tests", create_body(options), std::min<long>(left_ms(), 5000), 0, ""});
   if (created.status != 201) {
-    report.error = created.status == 0 ? "cannot reach dnsleakd at " + base + ": " + created.error
-                                       : "dnsleakd at " + base + " refused to create a test (HTTP " +
-                                             std::to_string(created.status) + ")";
-    report.duration_ms = since_ms(started);
-    return report;
+    return fail(
+        http_failure(created, "cannot reach dnsleakd at " + base, "dnsleakd at " + base + " refused to create a test"));
   }
   boost::system::error_code ec;
   const json::value test = json::parse(created.body, ec);
-  if (ec || !is_test(test)) {
-    report.error = "dnsleakd at " + base + " answered with something that is not a test";
-    report.duration_ms = since_ms(started);
-    return report;
-  }
+  if (ec || !is_test(test)) return fail("dnsleakd at " + base + " answered with something that is not a test");
   report.test_id = std::string(test.at("id").as_string());
 
   // Listen before looking anything up, so no observation is missed.
@@ -243,18 +246,11 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
       probe::fetch({"GET", base + "/api/v1/tests/" + report.test_id, "", std::max<long>(left_ms(), 2000), 0, ""});
   progress("");
   if (results.status != 200) {
-    report.error = results.status == 0 ? "cannot read the results from " + base + ": " + results.error
-                                       : "dnsleakd at " + base + " did not give the results (HTTP " +
-                                             std::to_string(results.status) + ")";
-    report.duration_ms = since_ms(started);
-    return report;
+    return fail(http_failure(results, "cannot read the results from " + base,
+                             "dnsleakd at " + base + " did not give the results"));
   }
   report.results = json::parse(results.body, ec);
-  if (ec) {
-    report.error = "dnsleakd at " + base + " sent results that are not JSON";
-    report.duration_ms = since_ms(started);
-    return report;
-  }
+  if (ec) return fail("dnsleakd at " + base + " sent results that are not JSON");
   verdict::Evidence evidence = evidence_from_results(report.results);
   evidence.expected = options.expected;
   evidence.baseline = options.baseline;
