@@ -17,7 +17,7 @@ namespace {
 constexpr size_t kMaxMessage = 65535;
 constexpr size_t kInputCapacity = 2 + kMaxMessage;
 // Stop reading from a client that does not read its answers once this much is queued for it.
-constexpr size_t kMaxQueuedOutput = 256 * 1024;
+constexpr size_t kMaxQueuedOutput = size_t{256} * 1024;
 constexpr uint64_t kStopTag = UINT64_MAX;
 constexpr uint64_t kListenerTagBase = UINT64_MAX - 1024;  // listeners: base + index
 

@@ -20,8 +20,8 @@ struct HttpServerOptions {
   int request_timeout_ms = 10'000;  // to read one request (slow clients) or write one answer
   int stream_max_ms = 120'000;      // an event stream ends after this long
   int stream_poll_ms = 200;         // how often a stream looks for new observations
-  size_t max_body = 8 * 1024;
-  size_t max_header = 8 * 1024;
+  size_t max_body = size_t{8} * 1024;
+  size_t max_header = size_t{8} * 1024;
   size_t max_target = 2048;
 };
 

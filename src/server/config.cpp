@@ -124,7 +124,7 @@ void read_section(const toml::table& table, const std::string& prefix, RawSettin
           }
         }
         if (name.empty()) throw ConfigError("config: a [[nameserver]] entry has no 'name'" + where(item));
-        raw.nameserver.push_back(name + "=" + addresses);
+        raw.nameserver.push_back(name.append("=").append(addresses));
       }
     } else {
       throw ConfigError("config: unknown key '" + key + "'" + where(node));
@@ -258,10 +258,11 @@ ServerConfig resolve(const RawSettings& raw) {
       static_cast<int>(in_range(raw.tcp_idle_timeout, 10'000, 100, 600'000, "tcp.idle_timeout_ms"));
   config.store_max_observations = static_cast<uint32_t>(
       in_range(raw.store_max_observations, 1 << 20, 1024, (int64_t{1} << 26) - 1, "store.max_observations"));
-  config.store_max_age_ms = 1000 * in_range(raw.store_max_age, 3600, 10, 30 * 86400, "store.max_age");
+  config.store_max_age_ms = 1000 * in_range(raw.store_max_age, 3600, 10, int64_t{30} * 86400, "store.max_age");
   // Default: an hour, or less if the store keeps observations for less.
-  config.zone.token_max_age_seconds = static_cast<uint32_t>(in_range(
-      raw.token_max_age, std::min<int64_t>(3600, config.store_max_age_ms / 1000), 10, 30 * 86400, "token_max_age"));
+  config.zone.token_max_age_seconds =
+      static_cast<uint32_t>(in_range(raw.token_max_age, std::min<int64_t>(3600, config.store_max_age_ms / 1000), 10,
+                                     int64_t{30} * 86400, "token_max_age"));
   if (int64_t{config.zone.token_max_age_seconds} * 1000 > config.store_max_age_ms) {
     // A test whose id still opens but whose observations are gone would show empty results.
     throw ConfigError("token_max_age (" + std::to_string(config.zone.token_max_age_seconds) +

@@ -114,10 +114,11 @@ int serve(const server::ServerConfig& config) {
   if (http_server) http_server->stop();
   service.stop();
   const store::StoreStats s = memory_store.stats();
-  std::fprintf(stderr, "dnsleakd: stopped; counters %s; store held=%llu recorded=%llu evicted=%llu\n",
-               auth::to_json(service.counters()).c_str(), static_cast<unsigned long long>(s.held),
-               static_cast<unsigned long long>(s.recorded),
-               static_cast<unsigned long long>(s.evicted_capacity + s.evicted_expired));
+  std::fprintf(
+      stderr, "dnsleakd: stopped; counters %s; store held=%llu recorded=%llu evicted=%llu\n",
+      auth::to_json(service.counters()).c_str(), static_cast<unsigned long long>(s.held),
+      static_cast<unsigned long long>(s.recorded),
+      static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired));
   return 0;
 }
 

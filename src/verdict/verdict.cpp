@@ -80,10 +80,11 @@ Verdict judge(const Evidence& e) {
   const EgressEvidence* exit4 = nullptr;
   const EgressEvidence* exit6 = nullptr;
   for (const EgressEvidence& x : e.egress) {
-    (x.address.family == 6 ? exit6 : exit4) = &x;
-    if (x.network.asn) (x.address.family == 6 ? asns6 : asns4).insert(*x.network.asn);
+    if (!x.network.asn) continue;
+    (x.address.family == 6 ? exit6 : exit4) = &x;  // an exit of that family with a known network
+    (x.address.family == 6 ? asns6 : asns4).insert(*x.network.asn);
   }
-  bool exits_differ = !asns4.empty() && !asns6.empty();
+  bool exits_differ = exit4 != nullptr && exit6 != nullptr;
   for (const uint32_t asn : asns6) exits_differ = exits_differ && asns4.count(asn) == 0;
   if (exits_differ) {
     add(Severity::warning, "ipv6_egress_differs",
