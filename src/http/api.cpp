@@ -13,33 +13,6 @@ namespace {
 constexpr std::string_view kTestsPrefix = "/api/v1/tests/";
 constexpr int64_t kMaxPlainNames = 100;  // "count" in a create request
 
-std::string hex(const uint8_t* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(kHex[data[i] >> 4]);
-    s.push_back(kHex[data[i] & 0xF]);
-  }
-  return s;
-}
-
-int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool unhex(std::string_view text, uint8_t* out, size_t n) {
-  if (text.size() != 2 * n) return false;
-  for (size_t i = 0; i < n; ++i) {
-    const int high = hex_digit(text[2 * i]), low = hex_digit(text[2 * i + 1]);
-    if (high < 0 || low < 0) return false;
-    out[i] = static_cast<uint8_t>(high * 16 + low);
-  }
-  return true;
-}
-
 HttpResponse json_response(int status, const json::value& value) {
   HttpResponse r;
   r.status = status;
@@ -51,8 +24,8 @@ HttpResponse json_response(int status, const json::value& value) {
 std::string url_decode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
+    if (s[i] == '%' && i + 2 < s.size() && testname::hex_value(s[i + 1]) >= 0 && testname::hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(testname::hex_value(s[i + 1]) * 16 + testname::hex_value(s[i + 2])));
       i += 2;
     } else {
       out.push_back(s[i] == '+' ? ' ' : s[i]);
@@ -96,15 +69,15 @@ std::string Api::test_handle(const testname::TestToken& token) const {
   const uint64_t key = tokens_.results_key(token);
   uint8_t key_bytes[8];
   for (size_t i = 0; i < 8; ++i) key_bytes[i] = static_cast<uint8_t>(key >> (56 - 8 * i));
-  return hex(token.raw.data(), token.raw.size()) + hex(key_bytes, 8);
+  return testname::to_hex(token.raw) + testname::to_hex(key_bytes);
 }
 
 std::optional<testname::TestToken> Api::open_handle(std::string_view handle, int64_t now_ms) const {
   testname::TestToken token;
   uint8_t key_bytes[8];
   if (handle.size() != 2 * (testname::kTokenRawSize + 8) ||
-      !unhex(handle.substr(0, 2 * testname::kTokenRawSize), token.raw.data(), token.raw.size()) ||
-      !unhex(handle.substr(2 * testname::kTokenRawSize), key_bytes, 8)) {
+      !testname::parse_hex(handle.substr(0, 2 * testname::kTokenRawSize), token.raw) ||
+      !testname::parse_hex(handle.substr(2 * testname::kTokenRawSize), key_bytes)) {
     return std::nullopt;
   }
   uint64_t key = 0;

@@ -75,7 +75,6 @@ EventStream::~EventStream() {
 void EventStream::stop() noexcept { stop_ = true; }
 
 size_t EventStream::feed(const char* data, size_t size) {
-  connected_ = true;
   pending_.append(data, size);
   size_t line_end;
   while ((line_end = pending_.find('\n')) != std::string::npos) {

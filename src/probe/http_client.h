@@ -35,7 +35,6 @@ class EventStream {
   EventStream(std::string url, long timeout_ms, Handler on_event);
   ~EventStream();
   void stop() noexcept;
-  [[nodiscard]] bool connected() const noexcept { return connected_; }
   // The stream is over: refused (HTTP error), failed, or closed by the server.
   [[nodiscard]] bool ended() const noexcept { return ended_; }
 
@@ -49,7 +48,6 @@ class EventStream {
   std::string pending_;
   std::string event_type_, event_data_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> connected_{false};
   std::atomic<bool> ended_{false};
   std::thread thread_;
 };

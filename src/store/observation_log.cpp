@@ -90,11 +90,9 @@ size_t format_observation_json(const ResolverObservation& o, std::string_view no
   out.put("{\"time\":\"");
   out.put({time_text, tn});
   out.put("\",\"test_id\":\"");
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (size_t i = 0; i < testname::kTestIdSize; ++i) {
-    const char pair[2] = {kHex[o.token.raw[i] >> 4], kHex[o.token.raw[i] & 0xF]};
-    out.put({pair, 2});
-  }
+  char id_hex[2 * testname::kTestIdSize];
+  testname::write_hex(std::span<const uint8_t>(o.token.raw.data(), testname::kTestIdSize), id_hex);
+  out.put({id_hex, sizeof id_hex});
   out.put("\",\"probe\":");
   out.put_string(o.probe.view());
   out.put(",\"sub_zone\":");

@@ -73,37 +73,42 @@ std::optional<TestToken> decode_token_text(std::span<const uint8_t> text) noexce
   return token;
 }
 
-std::string test_id_hex(const TestId& id) {
+void write_hex(std::span<const uint8_t> in, std::span<char> out) noexcept {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * id.size());
-  for (const uint8_t b : id) {
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 0xF]);
+  for (size_t i = 0; i < in.size() && 2 * i + 1 < out.size(); ++i) {
+    out[2 * i] = kHex[in[i] >> 4];
+    out[2 * i + 1] = kHex[in[i] & 0xF];
   }
+}
+
+std::string to_hex(std::span<const uint8_t> in) {
+  std::string s(2 * in.size(), '\0');
+  write_hex(in, s);
   return s;
 }
 
-std::optional<TestId> test_id_from_hex(std::string_view hex) noexcept {
-  if (hex.size() != 2 * kTestIdSize) return std::nullopt;
-  TestId id;
-  for (size_t i = 0; i < kTestIdSize; ++i) {
-    int v = 0;
-    for (size_t k = 0; k < 2; ++k) {
-      const char c = hex[2 * i + k];
-      int d;
-      if (c >= '0' && c <= '9')
-        d = c - '0';
-      else if (c >= 'a' && c <= 'f')
-        d = c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        d = c - 'A' + 10;
-      else
-        return std::nullopt;
-      v = v * 16 + d;
-    }
-    id[i] = static_cast<uint8_t>(v);
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool parse_hex(std::string_view text, std::span<uint8_t> out) noexcept {
+  if (text.size() != 2 * out.size()) return false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int high = hex_value(text[2 * i]), low = hex_value(text[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    out[i] = static_cast<uint8_t>(high * 16 + low);
   }
+  return true;
+}
+
+std::string test_id_hex(const TestId& id) { return to_hex(id); }
+
+std::optional<TestId> test_id_from_hex(std::string_view hex) noexcept {
+  TestId id;
+  if (!parse_hex(hex, id)) return std::nullopt;
   return id;
 }
 

@@ -40,6 +40,14 @@ struct TestToken {
 // Parses 32 characters of lowercase or uppercase base32 into raw octets (no MAC check).
 [[nodiscard]] std::optional<TestToken> decode_token_text(std::span<const uint8_t> text) noexcept;
 
+// Lowercase hex: `out` gets two characters per octet of `in` (no allocation; sizes must match).
+void write_hex(std::span<const uint8_t> in, std::span<char> out) noexcept;
+[[nodiscard]] std::string to_hex(std::span<const uint8_t> in);
+// The value of one hex digit (either case), -1 for anything else.
+[[nodiscard]] int hex_value(char c) noexcept;
+// Exactly 2 * out.size() hex digits into `out`; false (out unspecified) otherwise.
+[[nodiscard]] bool parse_hex(std::string_view text, std::span<uint8_t> out) noexcept;
+
 // Hex of a test id, the form the API and the observation log use.
 [[nodiscard]] std::string test_id_hex(const TestId& id);
 [[nodiscard]] std::optional<TestId> test_id_from_hex(std::string_view hex) noexcept;

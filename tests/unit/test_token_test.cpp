@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "testname/siphash.h"
 
@@ -80,6 +81,11 @@ TEST(TestIdHex, RoundTrips) {
   EXPECT_EQ(hex.size(), 24u);
   EXPECT_EQ(test_id_from_hex(hex), id);
   EXPECT_FALSE(test_id_from_hex("zz"));
+  EXPECT_FALSE(test_id_from_hex(hex.substr(0, 23) + "g"));
+  EXPECT_EQ(test_id_from_hex("00112233445566778899AABB"), test_id_from_hex("00112233445566778899aabb"));
+  char out[4];
+  write_hex(std::vector<uint8_t>{0x0f, 0xa0}, out);
+  EXPECT_EQ(std::string(out, 4), "0fa0");
 }
 
 }  // namespace
