@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,14 +19,17 @@ namespace {
 
 constexpr int kListenBacklog = 128;
 constexpr int kUdpReceiveBuffer = 4 << 20;
-constexpr int kMaxBatchesPerWakeup = 8;
+// A UDP thread blocks in recvmmsg; stop() wakes it with shutdown(), and this timeout is the
+// fallback that bounds how long a stop can take should that wake-up be missed.
+constexpr timeval kUdpReceiveTimeout{0, 250'000};
 
 [[noreturn]] void fail(const std::string& what, const SocketAddress& address) {
   throw std::runtime_error(what + " " + address.to_string() + ": " + std::strerror(errno));
 }
 
 int open_socket(const SocketAddress& address, int type, bool reuse_port) {
-  const int fd = ::socket(address.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // UDP sockets block (their thread waits in recvmmsg, sends use MSG_DONTWAIT); TCP ones do not.
+  const int fd = ::socket(address.family(), type | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("cannot create a socket for", address);
   const int one = 1;
   (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -43,6 +45,7 @@ int open_socket(const SocketAddress& address, int type, bool reuse_port) {
     if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
       (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     }
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &kUdpReceiveTimeout, sizeof kUdpReceiveTimeout);
   }
   if (address.family() == AF_INET6) {
     // Keep the families apart: "[::]:53" serves IPv6 only; IPv4 needs its own listen address.
@@ -68,16 +71,7 @@ uint16_t bound_port(int fd) {
   sockaddr_storage s{};
   socklen_t n = sizeof s;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&s), &n);
-  return from_sockaddr(reinterpret_cast<sockaddr*>(&s), n).port();
-}
-
-void epoll_add(int epoll, int fd, uint32_t events, uint64_t tag) {
-  epoll_event e{};
-  e.events = events;
-  e.data.u64 = tag;
-  if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &e) != 0) {
-    throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
-  }
+  return peer_of(s, n).port;
 }
 
 }  // namespace
@@ -93,18 +87,11 @@ DnsService::DnsService(DnsServiceOptions options, const Responder& responder,
     : options_(std::move(options)), responder_(responder), sinks_(std::move(sinks)) {
   if (options_.udp_workers == 0) options_.udp_workers = 1;
   if (options_.udp_batch == 0) options_.udp_batch = 1;
-  udp_sockets_.resize(options_.udp_workers);
   auto close_all = [&] {
-    for (auto& sockets : udp_sockets_) {
-      for (auto& s : sockets) ::close(s.fd);
-      sockets.clear();
-    }
+    for (const UdpSocket& s : udp_sockets_) ::close(s.fd);
+    udp_sockets_.clear();
     for (int fd : tcp_listeners_) ::close(fd);
     tcp_listeners_.clear();
-    for (int fd : worker_epolls_) {
-      if (fd >= 0) ::close(fd);
-    }
-    worker_epolls_.clear();
     if (stop_event_ >= 0) ::close(stop_event_);
     stop_event_ = -1;
   };
@@ -124,45 +111,33 @@ DnsService::DnsService(DnsServiceOptions options, const Responder& responder,
       }
       if (!tcp) fail("cannot find a port free for UDP and TCP on", address);
       if (::listen(tcp.get(), kListenBacklog) != 0) fail("cannot listen on TCP", address);
-      udp_sockets_[0].push_back({udp.release(), address.family()});
+      udp_sockets_.push_back({udp.release(), address.is_wildcard()});
       tcp_listeners_.push_back(tcp.release());
       for (unsigned w = 1; w < options_.udp_workers; ++w) {
         const int fd = open_socket(address, SOCK_DGRAM, true);
         if (fd < 0) fail("cannot bind UDP", address);
-        udp_sockets_[w].push_back({fd, address.family()});
+        udp_sockets_.push_back({fd, address.is_wildcard()});
       }
       bound_.push_back(address);
     }
     stop_event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (stop_event_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-    // Each worker's epoll set is made here, so a failure stops the start instead of leaving a
-    // worker dead with its SO_REUSEPORT sockets still taking a share of the traffic.
-    for (unsigned w = 0; w < options_.udp_workers; ++w) {
-      worker_epolls_.push_back(::epoll_create1(EPOLL_CLOEXEC));
-      if (worker_epolls_.back() < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-      epoll_add(worker_epolls_.back(), stop_event_, EPOLLIN, UINT64_MAX);
-      for (size_t i = 0; i < udp_sockets_[w].size(); ++i)
-        epoll_add(worker_epolls_.back(), udp_sockets_[w][i].fd, EPOLLIN, i);
-    }
   } catch (...) {
     close_all();
     throw;
   }
-  counters_ = std::make_unique<CounterSet[]>(options_.udp_workers + 1);
+  counters_ = std::make_unique<CounterSet[]>(udp_sockets_.size() + 1);
 }
 
 DnsService::~DnsService() {
   stop();
-  for (auto& sockets : udp_sockets_) {
-    for (auto& s : sockets) ::close(s.fd);
-  }
+  for (const UdpSocket& s : udp_sockets_) ::close(s.fd);
   for (int fd : tcp_listeners_) ::close(fd);
-  for (int fd : worker_epolls_) ::close(fd);
   if (stop_event_ >= 0) ::close(stop_event_);
 }
 
 void DnsService::start() {
-  for (unsigned w = 0; w < options_.udp_workers; ++w) threads_.emplace_back([this, w] { run_udp_worker(w); });
+  for (size_t i = 0; i < udp_sockets_.size(); ++i) threads_.emplace_back([this, i] { run_udp_socket(i); });
   threads_.emplace_back([this] { run_tcp_server(); });
 }
 
@@ -170,12 +145,15 @@ void DnsService::stop() noexcept {
   if (stopped_.exchange(true)) return;
   const uint64_t one = 1;
   if (stop_event_ >= 0) (void)!::write(stop_event_, &one, sizeof one);
+  // Wakes a thread blocked in recvmmsg (which then returns at once and sees stopped_). On an
+  // unconnected UDP socket the call reports ENOTCONN but still shuts the receive side.
+  for (const UdpSocket& s : udp_sockets_) (void)::shutdown(s.fd, SHUT_RD);
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
 }
 
-CounterTotals DnsService::counters() const noexcept { return sum({counters_.get(), options_.udp_workers + 1}); }
+CounterTotals DnsService::counters() const noexcept { return sum({counters_.get(), udp_sockets_.size() + 1}); }
 
 void DnsService::record(std::span<const store::ResolverObservation> batch, CounterSet& counters) noexcept {
   if (batch.empty()) return;
@@ -183,131 +161,121 @@ void DnsService::record(std::span<const store::ResolverObservation> batch, Count
   counters.add(Event::observations, batch.size());
 }
 
-void DnsService::run_udp_worker(unsigned worker) noexcept {
-  CounterSet& counters = counters_[worker];
-  const std::vector<UdpSocket>& sockets = udp_sockets_[worker];
+void DnsService::run_udp_socket(size_t index) noexcept {
+  CounterSet& counters = counters_[index];
+  const UdpSocket socket = udp_sockets_[index];
   const size_t batch = options_.udp_batch;
   constexpr size_t kReceiveSize = 4096;  // queries are small; larger ones are cut and fail to parse
   constexpr size_t kSendSize = 4096;     // the responder limits UDP answers further
+  // Buffers a cache line further apart than their size: at a 4 KiB stride every buffer's first
+  // line falls in the same L1 cache set, and a batch's 128 of them evict each other.
+  constexpr size_t kReceiveStride = kReceiveSize + 64;
+  constexpr size_t kSendStride = kSendSize + 64;
   constexpr size_t kControlSize = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo));
 
   // Every buffer is allocated once here; the loop below allocates nothing.
-  std::vector<std::byte> receive_buffers(batch * kReceiveSize);
-  std::vector<std::byte> send_buffers(batch * kSendSize);
+  std::vector<std::byte> receive_buffers(batch * kReceiveStride);
+  std::vector<std::byte> send_buffers(batch * kSendStride);
   std::vector<sockaddr_storage> peers(batch);
   std::vector<std::array<std::byte, kControlSize>> receive_control(batch);
   std::vector<std::array<std::byte, kControlSize>> send_control(batch);
   std::vector<iovec> receive_iov(batch), send_iov(batch);
   std::vector<mmsghdr> receive(batch), send(batch);
   std::vector<store::ResolverObservation> observations(batch);
-  std::vector<bool> wants_pktinfo;
-  for (const SocketAddress& a : bound_) wants_pktinfo.push_back(a.is_wildcard());
+  for (size_t i = 0; i < batch; ++i) receive_iov[i] = {receive_buffers.data() + i * kReceiveStride, kReceiveSize};
+  size_t to_reset = batch;  // receive headers the kernel wrote into since they were last set
 
-  const int epoll = worker_epolls_[worker];
-
-  bool running = true;
-  while (running) {
-    epoll_event ready[16];
-    const int n = ::epoll_wait(epoll, ready, 16, -1);
-    if (n < 0 && errno != EINTR) break;
-    for (int e = 0; e < n; ++e) {
-      if (ready[e].data.u64 == UINT64_MAX) {
-        running = false;
-        break;
-      }
-      const size_t ready_index = ready[e].data.u64;
-      const UdpSocket& socket = sockets[ready_index];
-      // At most a few batches per wake-up: a flooded socket must not starve this worker's other
-      // sockets or its stop event (epoll is level-triggered and reports the socket again).
-      for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
-        for (size_t i = 0; i < batch; ++i) {
-          receive_iov[i] = {receive_buffers.data() + i * kReceiveSize, kReceiveSize};
-          receive[i].msg_hdr = msghdr{};
-          receive[i].msg_hdr.msg_name = &peers[i];
-          receive[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-          receive[i].msg_hdr.msg_iov = &receive_iov[i];
-          receive[i].msg_hdr.msg_iovlen = 1;
-          if (wants_pktinfo[ready_index]) {
-            receive[i].msg_hdr.msg_control = receive_control[i].data();
-            receive[i].msg_hdr.msg_controllen = kControlSize;
-          }
-        }
-        const int got = ::recvmmsg(socket.fd, receive.data(), static_cast<unsigned>(batch), MSG_DONTWAIT, nullptr);
-        if (got <= 0) {
-          if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            counters.add(Event::udp_receive_errors);
-          }
-          break;
-        }
-        counters.add(Event::udp_queries, static_cast<uint64_t>(got));
-        QueryContext context;
-        context.transport = store::Transport::udp;
-        context.now_ms = unix_now_ms();
-        size_t to_send = 0, observed = 0;
-        for (int i = 0; i < got; ++i) {
-          const msghdr& in = receive[i].msg_hdr;
-          const SocketAddress peer = from_sockaddr(reinterpret_cast<sockaddr*>(&peers[i]), in.msg_namelen);
-          context.remote = peer.ip();
-          context.remote_port = peer.port();
-          std::byte* out = send_buffers.data() + to_send * kSendSize;
-          const ResponseResult r = responder_.respond({receive_buffers.data() + i * kReceiveSize, receive[i].msg_len},
-                                                      context, {out, kSendSize}, observations[observed]);
-          counters.add(r.outcome);
-          if (r.observed) ++observed;
-          if (r.length == 0) continue;
-          // Reply from the address the query came to (pktinfo), to the address it came from.
-          msghdr& reply = send[to_send].msg_hdr;
-          reply = msghdr{};
-          send_iov[to_send] = {out, r.length};
-          reply.msg_name = &peers[i];
-          reply.msg_namelen = in.msg_namelen;
-          reply.msg_iov = &send_iov[to_send];
-          reply.msg_iovlen = 1;
-          size_t control_length = 0;
-          for (cmsghdr* c = CMSG_FIRSTHDR(&in); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&in), c)) {
-            auto* control = send_control[to_send].data();
-            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-              in_pktinfo info;
-              std::memcpy(&info, CMSG_DATA(c), sizeof info);
-              info.ipi_spec_dst = info.ipi_addr;
-              info.ipi_ifindex = 0;
-              auto* h = reinterpret_cast<cmsghdr*>(control);
-              h->cmsg_level = IPPROTO_IP;
-              h->cmsg_type = IP_PKTINFO;
-              h->cmsg_len = CMSG_LEN(sizeof info);
-              std::memcpy(CMSG_DATA(h), &info, sizeof info);
-              control_length = CMSG_SPACE(sizeof info);
-            } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-              auto* h = reinterpret_cast<cmsghdr*>(control);
-              h->cmsg_level = IPPROTO_IPV6;
-              h->cmsg_type = IPV6_PKTINFO;
-              h->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-              std::memcpy(CMSG_DATA(h), CMSG_DATA(c), sizeof(in6_pktinfo));
-              control_length = CMSG_SPACE(sizeof(in6_pktinfo));
-            }
-          }
-          if (control_length > 0) {
-            reply.msg_control = send_control[to_send].data();
-            reply.msg_controllen = control_length;
-          }
-          ++to_send;
-        }
-        size_t sent = 0;
-        while (sent < to_send) {
-          const int s = ::sendmmsg(socket.fd, send.data() + sent, static_cast<unsigned>(to_send - sent), 0);
-          if (s <= 0) {
-            if (s < 0 && errno == EINTR) continue;
-            // Skip the message that failed (unreachable peer, full buffer) and go on.
-            counters.add(Event::udp_send_errors);
-            ++sent;
-            continue;
-          }
-          sent += static_cast<size_t>(s);
-        }
-        record({observations.data(), observed}, counters);
-        if (static_cast<size_t>(got) < batch) break;
+  while (!stopped_.load(std::memory_order_relaxed)) {
+    for (size_t i = 0; i < to_reset; ++i) {
+      msghdr& h = receive[i].msg_hdr;
+      h = msghdr{};
+      h.msg_name = &peers[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_iov = &receive_iov[i];
+      h.msg_iovlen = 1;
+      if (socket.wants_pktinfo) {
+        h.msg_control = receive_control[i].data();
+        h.msg_controllen = kControlSize;
       }
     }
+    // Blocks for the first datagram, then takes what else is queued, up to a batch.
+    const int got = ::recvmmsg(socket.fd, receive.data(), static_cast<unsigned>(batch), MSG_WAITFORONE, nullptr);
+    if (got <= 0) {
+      to_reset = 0;
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        counters.add(Event::udp_receive_errors);
+      }
+      continue;
+    }
+    to_reset = static_cast<size_t>(got);
+    if (stopped_.load(std::memory_order_relaxed)) break;
+    counters.add(Event::udp_queries, static_cast<uint64_t>(got));
+    QueryContext context;
+    context.transport = store::Transport::udp;
+    context.now_ms = unix_now_ms();
+    size_t to_send = 0, observed = 0;
+    for (int i = 0; i < got; ++i) {
+      const msghdr& in = receive[i].msg_hdr;
+      const Peer peer = peer_of(peers[i], in.msg_namelen);
+      context.remote = peer.ip;
+      context.remote_port = peer.port;
+      std::byte* out = send_buffers.data() + to_send * kSendStride;
+      const ResponseResult r = responder_.respond({receive_buffers.data() + i * kReceiveStride, receive[i].msg_len},
+                                                  context, {out, kSendSize}, observations[observed]);
+      counters.add(r.outcome);
+      if (r.observed) ++observed;
+      if (r.length == 0) continue;
+      // Reply from the address the query came to (pktinfo), to the address it came from.
+      msghdr& reply = send[to_send].msg_hdr;
+      reply = msghdr{};
+      send_iov[to_send] = {out, r.length};
+      reply.msg_name = &peers[i];
+      reply.msg_namelen = in.msg_namelen;
+      reply.msg_iov = &send_iov[to_send];
+      reply.msg_iovlen = 1;
+      size_t control_length = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&in); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&in), c)) {
+        auto* control = send_control[to_send].data();
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+          in_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          info.ipi_spec_dst = info.ipi_addr;
+          info.ipi_ifindex = 0;
+          auto* h = reinterpret_cast<cmsghdr*>(control);
+          h->cmsg_level = IPPROTO_IP;
+          h->cmsg_type = IP_PKTINFO;
+          h->cmsg_len = CMSG_LEN(sizeof info);
+          std::memcpy(CMSG_DATA(h), &info, sizeof info);
+          control_length = CMSG_SPACE(sizeof info);
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+          auto* h = reinterpret_cast<cmsghdr*>(control);
+          h->cmsg_level = IPPROTO_IPV6;
+          h->cmsg_type = IPV6_PKTINFO;
+          h->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+          std::memcpy(CMSG_DATA(h), CMSG_DATA(c), sizeof(in6_pktinfo));
+          control_length = CMSG_SPACE(sizeof(in6_pktinfo));
+        }
+      }
+      if (control_length > 0) {
+        reply.msg_control = send_control[to_send].data();
+        reply.msg_controllen = control_length;
+      }
+      ++to_send;
+    }
+    size_t sent = 0;
+    while (sent < to_send) {
+      // Never block on a full send buffer: the answer is dropped and counted instead.
+      const int s = ::sendmmsg(socket.fd, send.data() + sent, static_cast<unsigned>(to_send - sent), MSG_DONTWAIT);
+      if (s <= 0) {
+        if (s < 0 && errno == EINTR) continue;
+        // Skip the message that failed (unreachable peer, full buffer) and go on.
+        counters.add(Event::udp_send_errors);
+        ++sent;
+        continue;
+      }
+      sent += static_cast<size_t>(s);
+    }
+    record({observations.data(), observed}, counters);
   }
 }
 

@@ -80,23 +80,23 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text) noexcep
   return out;
 }
 
-SocketAddress from_sockaddr(const sockaddr* address, socklen_t length) noexcept {
-  SocketAddress out;
-  if (address->sa_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
-    const auto& v6 = *reinterpret_cast<const sockaddr_in6*>(address);
+Peer peer_of(const sockaddr_storage& address, socklen_t length) noexcept {
+  Peer peer;
+  if (address.ss_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    peer.port = ntohs(v6.sin6_port);
     if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
-      auto& v4 = reinterpret_cast<sockaddr_in&>(out.storage);
-      v4.sin_family = AF_INET;
-      v4.sin_port = v6.sin6_port;
-      std::memcpy(&v4.sin_addr, v6.sin6_addr.s6_addr + 12, 4);
-      out.length = sizeof(sockaddr_in);
-      return out;
+      std::memcpy(peer.ip.bytes.data(), v6.sin6_addr.s6_addr + 12, 4);
+    } else {
+      peer.ip.family = 6;
+      std::memcpy(peer.ip.bytes.data(), v6.sin6_addr.s6_addr, 16);
     }
+  } else if (address.ss_family == AF_INET && length >= sizeof(sockaddr_in)) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    peer.port = ntohs(v4.sin_port);
+    std::memcpy(peer.ip.bytes.data(), &v4.sin_addr, 4);
   }
-  const socklen_t n = std::min<socklen_t>(length, sizeof(out.storage));
-  std::memcpy(&out.storage, address, n);
-  out.length = n;
-  return out;
+  return peer;
 }
 
 }  // namespace dnsleak::auth

@@ -29,7 +29,12 @@ struct SocketAddress {
 // Parses ADDR:PORT (IPv6 in brackets). Port 0 asks the kernel for a free one.
 [[nodiscard]] std::optional<SocketAddress> parse_socket_address(std::string_view text) noexcept;
 
-// From what recvmsg/accept filled in (IPv4-mapped IPv6 addresses come back as IPv4).
-[[nodiscard]] SocketAddress from_sockaddr(const sockaddr* address, socklen_t length) noexcept;
+// The peer recvmsg/accept filled in, as observations record it: IPv4-mapped IPv6 addresses come
+// back as IPv4. Runs for every packet, so it writes the two fields and nothing else.
+struct Peer {
+  store::IpAddress ip;
+  uint16_t port = 0;
+};
+[[nodiscard]] Peer peer_of(const sockaddr_storage& address, socklen_t length) noexcept;
 
 }  // namespace dnsleak::auth

@@ -38,7 +38,7 @@ struct Connection {
 }  // namespace
 
 void DnsService::run_tcp_server() noexcept {
-  CounterSet& counters = counters_[options_.udp_workers];
+  CounterSet& counters = counters_[udp_sockets_.size()];
   std::unordered_map<int, Connection> connections;
   std::vector<std::byte> answer(2 + kMaxMessage);
   store::ResolverObservation observation;
@@ -160,11 +160,11 @@ void DnsService::run_tcp_server() noexcept {
             continue;
           }
           counters.add(Event::tcp_accepted);
-          const SocketAddress address = from_sockaddr(reinterpret_cast<sockaddr*>(&peer), peer_length);
+          const Peer from = peer_of(peer, peer_length);
           Connection& c = connections[fd];
           c.fd = fd;
-          c.peer = address.ip();
-          c.peer_port = address.port();
+          c.peer = from.ip;
+          c.peer_port = from.port;
           c.last_progress_ms = unix_now_ms();
           if (!add(fd, EPOLLIN, static_cast<uint64_t>(fd))) close_connection(fd, Event::tcp_closed_error);
         }

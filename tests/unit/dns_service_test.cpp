@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "dns_test_support.h"
 
@@ -171,6 +173,47 @@ TEST_F(DnsServiceTest, TcpConnectionCapRefusesExtraConnections) {
   ::close(b);
   ::close(c);
   EXPECT_GE(service_->counters()[Event::tcp_refused_over_cap], 1u);
+}
+
+TEST_F(DnsServiceTest, StopWakesTheBlockedUdpThreadsAtOnce) {
+  // The UDP threads block in recvmmsg with nothing to read; stop() must not wait for their
+  // 250 ms receive timeout (the fallback), let alone hang.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto start = std::chrono::steady_clock::now();
+  service_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  service_->stop();  // idempotent
+}
+
+TEST(PeerOf, GivesTheAddressAndPortObservationsRecord) {
+  sockaddr_storage s{};
+  auto& v4 = reinterpret_cast<sockaddr_in&>(s);
+  v4.sin_family = AF_INET;
+  v4.sin_port = htons(5353);
+  inet_pton(AF_INET, "192.0.2.7", &v4.sin_addr);
+  Peer p = peer_of(s, sizeof(sockaddr_in));
+  EXPECT_EQ(p.ip.to_string(), "192.0.2.7");
+  EXPECT_EQ(p.ip.family, 4);
+  EXPECT_EQ(p.port, 5353);
+
+  s = {};
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(s);
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = htons(40000);
+  inet_pton(AF_INET6, "2001:db8::53", &v6.sin6_addr);
+  p = peer_of(s, sizeof(sockaddr_in6));
+  EXPECT_EQ(p.ip.to_string(), "2001:db8::53");
+  EXPECT_EQ(p.ip.family, 6);
+  EXPECT_EQ(p.port, 40000);
+
+  inet_pton(AF_INET6, "::ffff:198.51.100.9", &v6.sin6_addr);  // a dual-stack socket's IPv4 peer
+  p = peer_of(s, sizeof(sockaddr_in6));
+  EXPECT_EQ(p.ip.to_string(), "198.51.100.9");
+  EXPECT_EQ(p.ip.family, 4);
+
+  p = peer_of(s, sizeof(sockaddr_in));  // too short for its family: nothing is read
+  EXPECT_EQ(p.port, 0);
+  EXPECT_EQ(p.ip.to_string(), "0.0.0.0");
 }
 
 }  // namespace
