@@ -79,9 +79,12 @@ T* reserve_zeroed(size_t count) {
   return static_cast<T*>(p);
 }
 
+// Steps from `from` forward to `to` on a ring of n (both below n), without a division.
+size_t forward_distance(size_t from, size_t to, size_t n) noexcept { return to >= from ? to - from : to + n - from; }
+
 size_t index_slots_for(size_t capacity) noexcept {
   // Load factor at most 0.75 (any size: the home slot is found by multiply-shift, not a mask).
-  return std::max<size_t>(1024, capacity + capacity / 3 + 1);
+  return std::max<size_t>(1024, capacity + capacity * 2 / 3 + 1);
 }
 
 }  // namespace
@@ -108,13 +111,14 @@ MemoryStore::MemoryStore(MemoryStoreOptions options) : options_(std::move(option
 MemoryStore::~MemoryStore() = default;
 
 uint32_t MemoryStore::position_of_seq(uint64_t seq) const noexcept {
-  return static_cast<uint32_t>(seq % options_.capacity);
+  // From the tail's position, not seq % capacity: a 64-bit division costs more than the rest of
+  // this, and the store asks several times per observation. Valid for tail <= seq <= tail + capacity.
+  const uint64_t p = tail_position_ + (seq - tail_seq_);
+  return static_cast<uint32_t>(p >= options_.capacity ? p - options_.capacity : p);
 }
 
 uint64_t MemoryStore::seq_of(uint32_t position) const noexcept {
-  const uint32_t tail_pos = position_of_seq(tail_seq_);
-  const uint64_t distance = (position + options_.capacity - tail_pos) % options_.capacity;
-  return tail_seq_ + distance;
+  return tail_seq_ + forward_distance(tail_position_, position, options_.capacity);
 }
 
 bool MemoryStore::is_live_and_older(uint32_t position, uint64_t than_seq) const noexcept {
@@ -146,7 +150,7 @@ size_t MemoryStore::distance_from_home(size_t slot) const noexcept {
   if (probe_distance_[slot] < kDistanceUnknown) return probe_distance_[slot];
   testname::TestId id;  // rare: a probe run of 255 or more; ask the record
   std::memcpy(id.data(), records_[(index_[slot] & kPositionMask) - 1].token, id.size());
-  return (slot + index_slots_ - home_slot(hash_id(id))) % index_slots_;
+  return forward_distance(home_slot(hash_id(id)), slot, index_slots_);
 }
 
 void MemoryStore::set_slot(size_t slot, uint32_t value, size_t distance) noexcept {
@@ -160,7 +164,7 @@ void MemoryStore::erase_slot(size_t slot) noexcept {
   // the records (a cache miss each), which made eviction the store's main cost.
   size_t hole = slot;
   for (size_t next = next_slot(hole); index_[next] != 0; next = next_slot(next)) {
-    const size_t gap = (next + index_slots_ - hole) % index_slots_;
+    const size_t gap = forward_distance(hole, next, index_slots_);
     const size_t distance = distance_from_home(next);
     if (distance >= gap) {
       set_slot(hole, index_[next], distance - gap);
@@ -178,6 +182,7 @@ void MemoryStore::evict_oldest() noexcept {
   // The oldest record is the last of its test when the index still points at it.
   if ((index_[slot] & kPositionMask) == position + 1) erase_slot(slot);
   ++tail_seq_;
+  tail_position_ = position + 1 == options_.capacity ? 0 : position + 1;
   while (subnet_tail_ < subnet_head_ && subnets_[subnet_tail_ % options_.capacity].seq < tail_seq_) {
     ++subnet_tail_;
   }
@@ -195,21 +200,28 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
   std::lock_guard lock(mutex_);
   evict_expired(options_.now_ms());
   // Each new test id lands on a random index slot, and so does each record evicted to make room:
-  // a cache miss each. Ask for all of a batch's slots before touching any, so the misses overlap.
-  for (const ResolverObservation& o : batch) {
-    const size_t home = home_slot(hash_id(o.token.test_id()));
+  // a cache miss each. Ask for the slots a few observations ahead of the one being stored, so the
+  // misses overlap without asking for more lines at once than the core can have in flight (all of
+  // a batch's at once measured slower: most of those requests stalled or were dropped).
+  constexpr size_t kAhead = 8;
+  const uint64_t first_tail = tail_seq_;
+  const uint64_t room = options_.capacity - (head_seq_ - tail_seq_);  // observations stored before evicting
+  auto prefetch_slots_for = [&](size_t j) {
+    const size_t home = home_slot(hash_id(batch[j].token.test_id()));
     __builtin_prefetch(&index_[home]);
     __builtin_prefetch(&probe_distance_[home]);
-  }
-  const uint64_t room = options_.capacity - (head_seq_ - tail_seq_);
-  for (uint64_t seq = tail_seq_; seq < tail_seq_ + batch.size() - std::min<uint64_t>(room, batch.size()); ++seq) {
-    testname::TestId id;
-    std::memcpy(id.data(), records_[position_of_seq(seq)].token, id.size());
-    const size_t home = home_slot(hash_id(id));
-    __builtin_prefetch(&index_[home]);
-    __builtin_prefetch(&probe_distance_[home]);
-  }
-  for (const ResolverObservation& o : batch) {
+    if (j >= room) {  // storing observation j evicts the oldest record then
+      testname::TestId id;
+      std::memcpy(id.data(), records_[position_of_seq(first_tail + (j - room))].token, id.size());
+      const size_t evicted_home = home_slot(hash_id(id));
+      __builtin_prefetch(&index_[evicted_home]);
+      __builtin_prefetch(&probe_distance_[evicted_home]);
+    }
+  };
+  for (size_t j = 0; j < std::min(kAhead, batch.size()); ++j) prefetch_slots_for(j);
+  for (size_t k = 0; k < batch.size(); ++k) {
+    if (k + kAhead < batch.size()) prefetch_slots_for(k + kAhead);
+    const ResolverObservation& o = batch[k];
     if (head_seq_ - tail_seq_ == options_.capacity) {
       evict_oldest();
       ++stats_.evicted_capacity;
@@ -236,7 +248,7 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
     const uint64_t hash = hash_id(id);
     const size_t slot = find_slot(id);
     r.prev = index_[slot] & kPositionMask;  // the newest record of this test so far, or 0
-    set_slot(slot, (position + 1) | tag_of(hash), (slot + index_slots_ - home_slot(hash)) % index_slots_);
+    set_slot(slot, (position + 1) | tag_of(hash), forward_distance(home_slot(hash), slot, index_slots_));
     if (o.has_client_subnet) {
       subnets_[subnet_head_ % options_.capacity] = SubnetEntry{head_seq_, o.client_subnet};
       ++subnet_head_;

@@ -1,9 +1,11 @@
 #include "store/observation.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace dnsleak::store {
@@ -56,19 +58,37 @@ std::string IpAddress::to_string() const {
   return std::string(buffer.data(), to_text(buffer));
 }
 
+namespace {
+
+// High bit of each octet of `x` that is an ASCII uppercase letter, all 8 octets at once.
+uint64_t uppercase_octets(uint64_t x) noexcept {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t low7 = x & ~kHigh;  // adding below cannot carry into the next octet
+  const uint64_t at_least_a = low7 + (0x80 - 'A') * kOnes;
+  const uint64_t beyond_z = low7 + (0x80 - 'Z' - 1) * kOnes;
+  return at_least_a & ~beyond_z & ~x & kHigh;
+}
+
+// The high bits of the 8 octets as 8 bits, octet 0 in bit 0 (the multiply gathers them into the top
+// octet; no two partial products share a bit, so nothing carries).
+uint64_t gather_high_bits(uint64_t high) noexcept { return ((high >> 7) * 0x0102040810204080ULL) >> 56; }
+
+}  // namespace
+
 CaseMask case_mask_of(const dns::DnsName& name) noexcept {
-  // Length octets are at most 63, below every ASCII letter, so the wire form can be scanned as
-  // one run of bytes (this runs for every observation).
+  // Runs for every observation: 8 octets at a time, no branch per character. Length octets are at
+  // most 63, so they never look like letters.
+  const auto wire = name.wire();
   CaseMask mask;
-  size_t letter = 0;
-  for (const uint8_t c : name.wire()) {
-    if (static_cast<uint8_t>((c | 0x20) - 'a') >= 26) continue;
-    const bool upper = (c & 0x20) == 0;
-    if (letter < 64)
-      mask.bits |= static_cast<uint64_t>(upper) << letter;
+  for (size_t at = 1; at + 1 < wire.size(); at += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, wire.data() + at, std::min<size_t>(8, wire.size() - 1 - at));  // little-endian
+    const uint64_t upper = uppercase_octets(le64toh(word));
+    if (at - 1 < kCaseMaskPositions)
+      mask.bits |= gather_high_bits(upper) << (at - 1);
     else
-      mask.beyond |= upper;
-    ++letter;
+      mask.beyond |= upper != 0;
   }
   return mask;
 }
@@ -76,15 +96,14 @@ CaseMask case_mask_of(const dns::DnsName& name) noexcept {
 void apply_case_mask(dns::DnsName& name, CaseMask mask) noexcept {
   // DnsName exposes labels read-only; rebuild it label by label with the case applied.
   dns::DnsName out;
-  size_t letter = 0;
   for (size_t l = 0; l < name.label_count(); ++l) {
     std::array<uint8_t, dns::kMaxLabelLength> label{};
     const auto source = name.label(l);
     for (size_t i = 0; i < source.size(); ++i) {
       uint8_t c = source[i];
-      if (c >= 'a' && c <= 'z') {
-        if (letter < 64 && (mask.bits >> letter & 1u)) c = static_cast<uint8_t>(c & ~0x20);
-        ++letter;
+      const size_t bit = name.label_offset(l) + i;  // the octet is at wire position bit + 1
+      if (c >= 'a' && c <= 'z' && bit < kCaseMaskPositions && (mask.bits >> bit & 1u)) {
+        c = static_cast<uint8_t>(c & ~0x20);
       }
       label[i] = c;
     }

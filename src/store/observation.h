@@ -57,8 +57,11 @@ struct ResolverObservation {
   dns::DnsName qname;  // as received, case included
 };
 
-// Bit i is set when the i-th ASCII letter of the name (in wire order) is uppercase: the 0x20
-// pattern a resolver applied. Letters past the 64th set `beyond` when any of them is uppercase.
+// The 0x20 pattern a resolver applied: bit i is set when octet i+1 of the name's wire form (its
+// first label starts there) is an uppercase ASCII letter. Uppercase letters past the first 64
+// octets set `beyond`. A test name's first label (token, '-', probe: 41 octets at most) and usually
+// its zone fit in the 64.
+inline constexpr size_t kCaseMaskPositions = 64;
 struct CaseMask {
   uint64_t bits = 0;
   bool beyond = false;

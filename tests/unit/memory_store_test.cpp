@@ -186,5 +186,52 @@ TEST(CaseMask, RoundTrips) {
   EXPECT_EQ(lower.to_text(), "AbC-9.lEAK.Test");
 }
 
+// The mask by octet position, the plain way, to check the 8-at-a-time one against.
+CaseMask reference_mask(const dns::DnsName& name) {
+  CaseMask m;
+  const auto wire = name.wire();
+  for (size_t at = 1; at + 1 < wire.size(); ++at) {
+    if (wire[at] < 'A' || wire[at] > 'Z') continue;
+    if (at - 1 < kCaseMaskPositions)
+      m.bits |= uint64_t{1} << (at - 1);
+    else
+      m.beyond = true;
+  }
+  return m;
+}
+
+TEST(CaseMask, MarksExactlyTheUppercaseOctets) {
+  dns::DnsName name;
+  ASSERT_TRUE(name.from_text("aB.Z"));  // wire: 2 'a' 'B' 1 'Z' 0 -> positions 1..5
+  EXPECT_EQ(case_mask_of(name).bits, (uint64_t{1} << 1) | (uint64_t{1} << 3));
+  // Neighbours of the letter ranges and octets with the high bit set are not letters.
+  ASSERT_TRUE(name.from_text("@[`{\\\193\218\250\255.x"));
+  EXPECT_EQ(case_mask_of(name).bits, 0u);
+  EXPECT_FALSE(case_mask_of(name).beyond);
+}
+
+TEST(CaseMask, AgreesWithThePlainScanOnRandomNames) {
+  std::mt19937 random(7);
+  const std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_@[`{";
+  for (int round = 0; round < 2000; ++round) {
+    dns::DnsName name;
+    const size_t labels = 1 + random() % 5;
+    for (size_t l = 0; l < labels; ++l) {
+      std::string label(1 + random() % 63, 'a');
+      for (char& c : label) c = alphabet[random() % alphabet.size()];
+      if (!name.append_label({reinterpret_cast<const uint8_t*>(label.data()), label.size()})) break;
+    }
+    const CaseMask want = reference_mask(name), got = case_mask_of(name);
+    ASSERT_EQ(got.bits, want.bits) << name.to_text();
+    ASSERT_EQ(got.beyond, want.beyond) << name.to_text();
+    // Restoring gives back the exact case within the first 64 octets.
+    dns::DnsName restored = name.lowercased();
+    apply_case_mask(restored, got);
+    if (!want.beyond) {
+      ASSERT_EQ(restored.to_text(), name.to_text());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dnsleak::store
