@@ -83,7 +83,7 @@ T* reserve_zeroed(size_t count) {
 size_t forward_distance(size_t from, size_t to, size_t n) noexcept { return to >= from ? to - from : to + n - from; }
 
 size_t index_slots_for(size_t capacity) noexcept {
-  // Load factor at most 0.75 (any size: the home slot is found by multiply-shift, not a mask).
+  // Load factor at most 0.6 (any size: the home slot is found by multiply-shift, not a mask).
   return std::max<size_t>(1024, capacity + capacity * 2 / 3 + 1);
 }
 

@@ -69,7 +69,7 @@ class MemoryStore final : public ObservationStore {
                                                    size_t limit) const override;
   [[nodiscard]] StoreStats stats() const noexcept override;
 
-  // Octets one observation takes in the ring (the index adds ~6.7 at full load).
+  // Octets one observation takes in the ring (the index adds ~8.3 at full load).
   [[nodiscard]] static size_t record_size() noexcept;
   // Positions are 26 bits in the index: 67 million observations (~5 GB) at most.
   static constexpr uint32_t kMaxCapacity = (1u << 26) - 1;
