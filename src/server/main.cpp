@@ -22,6 +22,12 @@ namespace {
 
 using namespace dnsleak;
 
+void print_store_stats(const store::StoreStats& s) {
+  std::fprintf(stderr, "dnsleakd: store held=%llu recorded=%llu evicted=%llu\n", static_cast<unsigned long long>(s.held),
+               static_cast<unsigned long long>(s.recorded),
+               static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired));
+}
+
 int print_token(const server::TokenCommand& command) {
   const testname::TokenAuthority authority(command.secret);
   const testname::TestToken token = authority.issue(static_cast<uint32_t>(std::time(nullptr)));
@@ -107,18 +113,15 @@ int serve(const server::ServerConfig& config) {
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGUSR1) {
       std::fprintf(stderr, "dnsleakd: counters %s\n", auth::to_json(service.counters()).c_str());
+      print_store_stats(memory_store.stats());
       continue;
     }
     break;
   }
   if (http_server) http_server->stop();
   service.stop();
-  const store::StoreStats s = memory_store.stats();
-  std::fprintf(
-      stderr, "dnsleakd: stopped; counters %s; store held=%llu recorded=%llu evicted=%llu\n",
-      auth::to_json(service.counters()).c_str(), static_cast<unsigned long long>(s.held),
-      static_cast<unsigned long long>(s.recorded),
-      static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired));
+  std::fprintf(stderr, "dnsleakd: stopped; counters %s\n", auth::to_json(service.counters()).c_str());
+  print_store_stats(memory_store.stats());
   return 0;
 }
 
