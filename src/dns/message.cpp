@@ -55,7 +55,14 @@ bool parse_opt_rdata(std::span<const std::byte> rdata, EdnsInfo& edns) noexcept 
 }  // namespace
 
 QueryParseStatus parse_query(std::span<const std::byte> packet, Query& out) noexcept {
-  out = Query{};
+  // Field by field: `out = Query{}` had the compiler zero the whole ~450-octet object (the name's
+  // storage included) for every packet.
+  out.header = Header{};
+  out.qname.clear();
+  out.qtype = 0;
+  out.qclass = 0;
+  out.question_parsed = false;
+  out.edns = EdnsInfo{};
   WireReader reader(packet);
   Header& h = out.header;
   h.id = reader.u16();

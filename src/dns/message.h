@@ -90,6 +90,8 @@ struct EdnsInfo {
 
 // A parsed query. `qname` is a copy in the case received; everything else is plain values, so a
 // Query does not point into the receive buffer and outlives it.
+// parse_query resets each field of a Query in place (no whole-object assignment): a new field must
+// be reset there too.
 struct Query {
   Header header;
   DnsName qname;
