@@ -90,7 +90,7 @@ class MemoryStore final : public ObservationStore {
   [[nodiscard]] size_t next_slot(size_t slot) const noexcept;
   [[nodiscard]] size_t find_slot(const testname::TestId& id) const noexcept;
   void erase_slot(size_t slot) noexcept;
-  void set_slot(size_t slot, uint32_t value, size_t distance) noexcept;
+  void set_slot(size_t slot, uint32_t value, size_t distance, uint8_t extra_tag) noexcept;
   [[nodiscard]] size_t distance_from_home(size_t slot) const noexcept;
   [[nodiscard]] ResolverObservation restore(uint32_t position) const;
 
@@ -98,10 +98,11 @@ class MemoryStore final : public ObservationStore {
   mutable std::mutex mutex_;
   std::unique_ptr<Record[], FreeDeleter> records_;
   std::unique_ptr<uint32_t[], FreeDeleter> index_;  // ring position + 1 and a hash tag, 0 = empty
-  // How far each index entry sits from its home slot, 255 = that far or more (then the record is
-  // read to find out). Lets deletion shift entries without touching records.
-  std::unique_ptr<uint8_t[], FreeDeleter> probe_distance_;
-  static constexpr uint8_t kDistanceUnknown = 255;
+  // Beside each index entry: how far it sits from its home slot (low 4 bits, 15 = that far or
+  // more, then the record is read to find out), so deletion shifts entries without touching
+  // records; and 4 more bits of the id's hash (high 4 bits), so lookups rarely read foreign ones.
+  std::unique_ptr<uint8_t[], FreeDeleter> slot_meta_;
+  static constexpr uint8_t kDistanceUnknown = 15;
   size_t index_slots_ = 0;
   std::unique_ptr<SubnetEntry[], FreeDeleter> subnets_;  // ECS side ring, sequence ordered
   uint64_t subnet_head_ = 0;
