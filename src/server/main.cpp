@@ -23,9 +23,10 @@ namespace {
 using namespace dnsleak;
 
 void print_store_stats(const store::StoreStats& s) {
-  std::fprintf(stderr, "dnsleakd: store held=%llu recorded=%llu evicted=%llu\n", static_cast<unsigned long long>(s.held),
-               static_cast<unsigned long long>(s.recorded),
-               static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired));
+  std::fprintf(
+      stderr, "dnsleakd: store held=%llu recorded=%llu evicted=%llu\n", static_cast<unsigned long long>(s.held),
+      static_cast<unsigned long long>(s.recorded),
+      static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired));
 }
 
 int print_token(const server::TokenCommand& command) {

@@ -107,8 +107,8 @@ class MemoryStore final : public ObservationStore {
   std::unique_ptr<SubnetEntry[], FreeDeleter> subnets_;  // ECS side ring, sequence ordered
   uint64_t subnet_head_ = 0;
   uint64_t subnet_tail_ = 0;
-  uint64_t head_seq_ = 0;  // sequence number of the next record
-  uint64_t tail_seq_ = 0;  // sequence number of the oldest live record
+  uint64_t head_seq_ = 0;       // sequence number of the next record
+  uint64_t tail_seq_ = 0;       // sequence number of the oldest live record
   uint32_t tail_position_ = 0;  // its place in the ring
   StoreStats stats_;
 };
