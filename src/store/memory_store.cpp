@@ -70,9 +70,9 @@ constexpr uint32_t kPositionBits = 26;
 constexpr uint32_t kPositionMask = (1u << kPositionBits) - 1;
 
 uint32_t tag_of(uint64_t hash) noexcept { return static_cast<uint32_t>(hash & 0x3F) << kPositionBits; }
-// 4 more bits of the hash, kept beside the probe distance and looked at only when the 6 match:
-// a foreign entry then sends a probe to its record one time in 1024 instead of one in 64.
-uint8_t extra_tag_of(uint64_t hash) noexcept { return static_cast<uint8_t>((hash >> 6) & 0x0F); }
+// 3 more bits of the hash, kept beside the probe distance and looked at only when the 6 match:
+// a foreign entry then sends a probe to its record one time in 512 instead of one in 64.
+uint8_t extra_tag_of(uint64_t hash) noexcept { return static_cast<uint8_t>((hash >> 6) & 0x07); }
 
 template <typename T>
 T* reserve_zeroed(size_t count) {
@@ -142,7 +142,7 @@ size_t MemoryStore::find_slot(const testname::TestId& id) const noexcept {
   for (size_t slot = home_slot(hash);; slot = next_slot(slot)) {
     const uint32_t v = index_[slot];
     if (v == 0) return slot;
-    if ((v & ~kPositionMask) == tag && (slot_meta_[slot] >> 4) == extra_tag_of(hash) &&
+    if ((v & ~kPositionMask) == tag && (slot_meta_[slot] >> kDistanceBits) == extra_tag_of(hash) &&
         std::memcmp(records_[(v & kPositionMask) - 1].token, id.data(), id.size()) == 0) {
       return slot;
     }
@@ -152,14 +152,14 @@ size_t MemoryStore::find_slot(const testname::TestId& id) const noexcept {
 size_t MemoryStore::distance_from_home(size_t slot) const noexcept {
   const uint8_t distance = slot_meta_[slot] & kDistanceUnknown;
   if (distance < kDistanceUnknown) return distance;
-  testname::TestId id;  // rare at load 0.6: 15 or more from home; ask the record
+  testname::TestId id;  // rare at load 0.6: 31 or more from home; ask the record
   std::memcpy(id.data(), records_[(index_[slot] & kPositionMask) - 1].token, id.size());
   return forward_distance(home_slot(hash_id(id)), slot, index_slots_);
 }
 
 void MemoryStore::set_slot(size_t slot, uint32_t value, size_t distance, uint8_t extra_tag) noexcept {
   index_[slot] = value;
-  slot_meta_[slot] = static_cast<uint8_t>(extra_tag << 4 | std::min<size_t>(distance, kDistanceUnknown));
+  slot_meta_[slot] = static_cast<uint8_t>(extra_tag << kDistanceBits | std::min<size_t>(distance, kDistanceUnknown));
 }
 
 void MemoryStore::erase_slot(size_t slot) noexcept {
@@ -171,7 +171,7 @@ void MemoryStore::erase_slot(size_t slot) noexcept {
     const size_t gap = forward_distance(hole, next, index_slots_);
     const size_t distance = distance_from_home(next);
     if (distance >= gap) {
-      set_slot(hole, index_[next], distance - gap, slot_meta_[next] >> 4);
+      set_slot(hole, index_[next], distance - gap, slot_meta_[next] >> kDistanceBits);
       hole = next;
     }
   }
