@@ -165,24 +165,23 @@ void DnsService::run_udp_socket(size_t index) noexcept {
   CounterSet& counters = counters_[index];
   const UdpSocket socket = udp_sockets_[index];
   const size_t batch = options_.udp_batch;
-  constexpr size_t kReceiveSize = 4096;  // queries are small; larger ones are cut and fail to parse
-  constexpr size_t kSendSize = 4096;     // the responder limits UDP answers further
+  // Queries are small (larger ones are cut and fail to parse); each answer is written over its own
+  // query (the responder has parsed all of it first), the responder limiting UDP answers further.
+  constexpr size_t kBufferSize = 4096;
   // Buffers a cache line further apart than their size: at a 4 KiB stride every buffer's first
-  // line falls in the same L1 cache set, and a batch's 128 of them evict each other.
-  constexpr size_t kReceiveStride = kReceiveSize + 64;
-  constexpr size_t kSendStride = kSendSize + 64;
+  // line falls in the same L1 cache set, and a batch's 64 of them evict each other.
+  constexpr size_t kBufferStride = kBufferSize + 64;
   constexpr size_t kControlSize = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(in_pktinfo));
 
   // Every buffer is allocated once here; the loop below allocates nothing.
-  std::vector<std::byte> receive_buffers(batch * kReceiveStride);
-  std::vector<std::byte> send_buffers(batch * kSendStride);
+  std::vector<std::byte> buffers(batch * kBufferStride);
   std::vector<sockaddr_storage> peers(batch);
   std::vector<std::array<std::byte, kControlSize>> receive_control(batch);
   std::vector<std::array<std::byte, kControlSize>> send_control(batch);
   std::vector<iovec> receive_iov(batch), send_iov(batch);
   std::vector<mmsghdr> receive(batch), send(batch);
   std::vector<store::ResolverObservation> observations(batch);
-  for (size_t i = 0; i < batch; ++i) receive_iov[i] = {receive_buffers.data() + i * kReceiveStride, kReceiveSize};
+  for (size_t i = 0; i < batch; ++i) receive_iov[i] = {buffers.data() + i * kBufferStride, kBufferSize};
   size_t to_reset = batch;  // receive headers the kernel wrote into since they were last set
 
   while (!stopped_.load(std::memory_order_relaxed)) {
@@ -219,16 +218,16 @@ void DnsService::run_udp_socket(size_t index) noexcept {
       const Peer peer = peer_of(peers[i], in.msg_namelen);
       context.remote = peer.ip;
       context.remote_port = peer.port;
-      std::byte* out = send_buffers.data() + to_send * kSendStride;
-      const ResponseResult r = responder_.respond({receive_buffers.data() + i * kReceiveStride, receive[i].msg_len},
-                                                  context, {out, kSendSize}, observations[observed]);
+      std::byte* const buffer = buffers.data() + i * kBufferStride;
+      const ResponseResult r =
+          responder_.respond({buffer, receive[i].msg_len}, context, {buffer, kBufferSize}, observations[observed]);
       counters.add(r.outcome);
       if (r.observed) ++observed;
       if (r.length == 0) continue;
       // Reply from the address the query came to (pktinfo), to the address it came from.
       msghdr& reply = send[to_send].msg_hdr;
       reply = msghdr{};
-      send_iov[to_send] = {out, r.length};
+      send_iov[to_send] = {buffer, r.length};
       reply.msg_name = &peers[i];
       reply.msg_namelen = in.msg_namelen;
       reply.msg_iov = &send_iov[to_send];

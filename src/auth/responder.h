@@ -66,7 +66,8 @@ class Responder {
   // `zone` and `tokens` must outlive the responder; both are read-only after construction.
   Responder(const ZoneConfig& zone, const testname::TokenAuthority& tokens);
 
-  // Answers `query` into `out` (at least 512 octets; 65535 for TCP to never truncate). Never
+  // Answers `query` into `out` (at least 512 octets; 65535 for TCP to never truncate). `out` may
+  // be the query's own buffer: the query is wholly parsed before the first octet is written. Never
   // allocates, never throws, never reads or writes outside the two spans. When the query names a
   // valid test name, fills `observation` and sets `observed`.
   [[nodiscard]] ResponseResult respond(std::span<const std::byte> query, const QueryContext& context,

@@ -320,5 +320,41 @@ TEST_F(ResponderTest, EdnsAnswerCarriesOpt) {
   EXPECT_EQ(*r->opt_ttl & 0x8000u, 0x8000u);  // DO copied back (RFC 3225 3)
 }
 
+TEST_F(ResponderTest, AnswersInPlaceOverTheQueryExactlyAsIntoASeparateBuffer) {
+  // The UDP path writes each answer over its own query: same octets, same outcome, same
+  // observation as with a separate buffer, for every kind of answer.
+  const std::vector<QuerySpec> specs{
+      {.name = test_name("p1")},
+      {.name = test_name("p2"), .qtype = 28, .edns = true, .dnssec_ok = true, .options = testing::cookie_option(8)},
+      {.name = "WhoAmI.leak.test", .qtype = 16, .edns = true, .options = testing::ecs_option(1, 24, {203, 0, 113})},
+      {.name = "leak.test", .qtype = 6},
+      {.name = "leak.test", .qtype = 255},
+      {.name = test_name("p3", "v6.leak.test")},
+      {.name = test_name("p4", "tcp.leak.test")},
+      {.name = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-p5.leak.test"},
+      {.name = "example.org"},
+      {.name = "leak.test", .edns = true, .edns_version = 1},
+  };
+  for (const QuerySpec& spec : specs) {
+    const std::vector<std::byte> query = make_query(spec);
+    std::vector<std::byte> separate(1232);
+    store::ResolverObservation seen_separate, seen_in_place;
+    const ResponseResult a = responder_->respond(query, v4_client_, separate, seen_separate);
+    std::vector<std::byte> buffer(1232);
+    std::copy(query.begin(), query.end(), buffer.begin());
+    const ResponseResult b = responder_->respond({buffer.data(), query.size()}, v4_client_, buffer, seen_in_place);
+    SCOPED_TRACE(spec.name);
+    ASSERT_GT(a.length, 0u);
+    EXPECT_EQ(a.length, b.length);
+    EXPECT_EQ(a.outcome, b.outcome);
+    EXPECT_EQ(a.observed, b.observed);
+    EXPECT_TRUE(std::equal(separate.begin(), separate.begin() + static_cast<ptrdiff_t>(a.length), buffer.begin()));
+    if (a.observed) {
+      EXPECT_EQ(seen_separate.qname.to_text(), seen_in_place.qname.to_text());
+      EXPECT_EQ(seen_separate.token.raw, seen_in_place.token.raw);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dnsleak::auth
