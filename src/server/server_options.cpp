@@ -40,7 +40,8 @@ Command parse_command_line(int argc, char** argv) {
   app.add_option_function<std::string>(
       "--node-id", [&](const std::string& v) { flags.node_id = v; },
       "this node's name in observations [default: host name]");
-  add_int(app, "--udp-workers", flags.udp_workers, "UDP worker threads [default: 1]");
+  add_int(app, "--udp-workers", flags.udp_workers,
+          "UDP receive threads per listen address, each on its own socket [default: 1]");
   add_int(app, "--store-max-observations", flags.store_max_observations,
           "observations held in memory at most; the oldest go first [default: 1048576]");
   add_int(app, "--store-max-age", flags.store_max_age, "seconds an observation is kept [default: 3600]");
