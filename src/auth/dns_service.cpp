@@ -21,7 +21,7 @@ constexpr int kListenBacklog = 128;
 constexpr int kUdpReceiveBuffer = 4 << 20;
 // A UDP thread blocks in recvmmsg; stop() wakes it with shutdown(), and this timeout is the
 // fallback that bounds how long a stop can take should that wake-up be missed.
-constexpr timeval kUdpReceiveTimeout{0, 250'000};
+constexpr timeval kUdpReceiveTimeout{1, 0};
 
 [[noreturn]] void fail(const std::string& what, const SocketAddress& address) {
   throw std::runtime_error(what + " " + address.to_string() + ": " + std::strerror(errno));

@@ -214,7 +214,9 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
     const size_t home = home_slot(hash_id(batch[j].token.test_id()));
     __builtin_prefetch(&index_[home]);
     __builtin_prefetch(&slot_meta_[home]);
-    if (j >= room) {  // storing observation j evicts the oldest record then
+    // Storing observation j evicts the oldest record then; one that predates the batch (j below
+    // the capacity) can be read now. Later ones are this batch's own, not written yet.
+    if (j >= room && j < options_.capacity) {
       testname::TestId id;
       std::memcpy(id.data(), records_[position_of_seq(first_tail + (j - room))].token, id.size());
       const size_t evicted_home = home_slot(hash_id(id));

@@ -177,7 +177,7 @@ TEST_F(DnsServiceTest, TcpConnectionCapRefusesExtraConnections) {
 
 TEST_F(DnsServiceTest, StopWakesTheBlockedUdpThreadsAtOnce) {
   // The UDP threads block in recvmmsg with nothing to read; stop() must not wait for their
-  // 250 ms receive timeout (the fallback), let alone hang.
+  // 1 s receive timeout (the fallback), let alone hang.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const auto start = std::chrono::steady_clock::now();
   service_->stop();
