@@ -179,7 +179,7 @@ void MemoryStore::erase_slot(size_t slot) noexcept {
 }
 
 void MemoryStore::evict_oldest() noexcept {
-  const uint32_t position = position_of_seq(tail_seq_);
+  const uint32_t position = tail_position_;
   testname::TestId id;
   std::memcpy(id.data(), records_[position].token, id.size());
   const size_t slot = find_slot(id);
@@ -193,8 +193,7 @@ void MemoryStore::evict_oldest() noexcept {
 }
 
 void MemoryStore::evict_expired(int64_t now_ms) noexcept {
-  while (tail_seq_ < head_seq_ &&
-         load_time(records_[position_of_seq(tail_seq_)].time_ms) < now_ms - options_.max_age_ms) {
+  while (tail_seq_ < head_seq_ && load_time(records_[tail_position_].time_ms) < now_ms - options_.max_age_ms) {
     evict_oldest();
     ++stats_.evicted_expired;
   }
