@@ -219,9 +219,8 @@ TEST_F(MemoryStoreTest, MatchesAReferenceModelInBatches) {
 }
 
 TEST_F(MemoryStoreTest, MatchesAReferenceModelWhenIdsCollide) {
-  // Ids sharing their first 8 octets share hash, home slot and tags: long runs (entries 15 and
-  // more from home, whose distance the store must read from the record), every probe reading
-  // records to tell tests apart, deletions shifting through them.
+  // Ids sharing their first 8 octets share hash, home group and tags: groups overflow into the
+  // next ones, every probe reads records to tell tests apart, removals uncount where ids passed.
   std::mt19937 random(11);
   check_against_reference_model(
       [&] {
@@ -231,6 +230,44 @@ TEST_F(MemoryStoreTest, MatchesAReferenceModelWhenIdsCollide) {
         return tokens_.issue(id, 1);
       },
       16);
+}
+
+TEST_F(MemoryStoreTest, MatchesAReferenceModelWhenEveryIdCollides) {
+  // All live ids (~340) in one run of groups: the home group's overflow count passes 255 and
+  // stays there; lookups must still find every id and removals must not undercount.
+  std::mt19937 random(13);
+  check_against_reference_model(
+      [&] {
+        testname::TestId id{};
+        for (size_t i = 8; i < id.size(); ++i) id[i] = static_cast<uint8_t>(random());
+        return tokens_.issue(id, 1);
+      },
+      16);
+}
+
+TEST_F(MemoryStoreTest, FindsCollidingIdsWhileTheirRunShrinks) {
+  // 600 ids in one run of groups (the home group's count passes 255), then pushed out oldest
+  // first by ids that collide with nothing: every colliding id still held is found until it goes,
+  // so the saturated count must not fall as the run shrinks.
+  constexpr uint32_t kCapacity = 1024;
+  constexpr size_t kColliding = 600;
+  auto store = make(kCapacity);
+  std::mt19937 random(17);
+  std::vector<testname::TestToken> colliding;
+  for (size_t i = 0; i < kColliding; ++i) {
+    testname::TestId id{};
+    for (size_t k = 8; k < id.size(); ++k) id[k] = static_cast<uint8_t>(random());
+    colliding.push_back(tokens_.issue(id, 1));
+    store->record(std::vector{observation(colliding.back(), "m", 1)});
+  }
+  for (size_t n = 1; n <= kCapacity; ++n) {
+    store->record(std::vector{observation(tokens_.issue(1), "m", 2)});
+    if (n % 16 != 0) continue;
+    for (size_t i = 0; i < kColliding; ++i) {
+      const size_t held = i + kCapacity >= kColliding + n ? 1 : 0;
+      ASSERT_EQ(store->observations_of(colliding[i].test_id()).size(), held) << "id " << i << " after " << n;
+    }
+  }
 }
 
 TEST(CaseMask, RoundTrips) {
