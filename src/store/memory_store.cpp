@@ -40,8 +40,9 @@ struct MemoryStore::SubnetEntry {
 // foreign record (a cache miss) about once in 16,000 compared slots. An id lives in its home group
 // or, if that was full when it came, in the first group after it with room; `overflow` counts the
 // ids that passed a group so, and a lookup stops at the first group it finds none in (at load 0.6,
-// the home group for ~97% of ids). No tombstones, no shifting: removing an id frees its slot and
-// uncounts it where it passed. A count that reaches 255 stays (lookups walk on, never wrongly).
+// 99% of ids sit in their home group and 96% of groups count none). No tombstones, no shifting:
+// removing an id frees its slot and uncounts it where it passed. A count that reaches 255 stays
+// (lookups walk on, never wrongly).
 struct alignas(64) MemoryStore::Group {
   static constexpr unsigned kSlots = 12;
   uint8_t tags[kSlots];
