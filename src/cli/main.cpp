@@ -100,22 +100,24 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : cli::kUsage;
   }
 
-  if (public_mode) {
-    verdict::Expectations expected;
-    for (const std::string& text : expect_resolvers) {
-      store::IpAddress address;
-      if (!enrich::parse_ip(text, address)) {
-        std::fprintf(stderr, "dnsleak: --expect-resolver '%s' is not an IP address\n", text.c_str());
-        return cli::kUsage;
-      }
-      expected.resolvers.push_back(address);
+  // Both modes judge by the resolvers the user expects.
+  for (const std::string& text : expect_resolvers) {
+    store::IpAddress address;
+    if (!enrich::parse_ip(text, address)) {
+      std::fprintf(stderr, "dnsleak: --expect-resolver '%s' is not an IP address\n", text.c_str());
+      return cli::kUsage;
     }
+    options.expected.resolvers.push_back(address);
+  }
+
+  if (public_mode) {
     std::vector<probe::EchoName> names = probe::public_echo_names();
     if (!echo_names.empty()) {
       names.clear();
       for (const std::string& n : echo_names) names.push_back({n, true});
     }
-    const cli::PublicTestReport report = cli::run_public_test(names, expected, static_cast<long>(timeout_s * 1000));
+    const cli::PublicTestReport report =
+        cli::run_public_test(names, options.expected, static_cast<long>(timeout_s * 1000));
     if (json) {
       std::printf("%s\n", boost::json::serialize(cli::public_report_json(report)).c_str());
     } else if (!quiet) {
@@ -141,14 +143,6 @@ int main(int argc, char** argv) {
   if (options.server.rfind("http://", 0) != 0 && options.server.rfind("https://", 0) != 0) {
     std::fprintf(stderr, "dnsleak: --server '%s' must start with http:// or https://\n", options.server.c_str());
     return cli::kUsage;
-  }
-  for (const std::string& text : expect_resolvers) {
-    store::IpAddress address;
-    if (!enrich::parse_ip(text, address)) {
-      std::fprintf(stderr, "dnsleak: --expect-resolver '%s' is not an IP address\n", text.c_str());
-      return cli::kUsage;
-    }
-    options.expected.resolvers.push_back(address);
   }
   options.expected.asns = expect_asns;
   options.family = only4 ? 4 : only6 ? 6 : 0;
