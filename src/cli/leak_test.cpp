@@ -198,10 +198,12 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   // The HTTP probes: the same scheme and port as the server, one family each.
   progress("probing your exits…");
   const BaseUrl b = split_base(base);
-  const std::string probe4_url =
-      b.scheme + "://" + std::string(test.at("probe_hosts").at("ipv4").as_string()) + b.port + "/probe";
-  const std::string probe6_url =
-      b.scheme + "://" + std::string(test.at("probe_hosts").at("ipv6").as_string()) + b.port + "/probe";
+  auto probe_url = [&](const char* family) {
+    return b.scheme + "://" + std::string(test.at("probe_hosts").at(family).as_string()) + b.port + "/probe";
+  };
+  // Both built here, before the IPv6 probe's thread starts.
+  const std::string probe4_url = probe_url("ipv4");
+  const std::string probe6_url = probe_url("ipv6");
   std::thread probe6_thread;
   if (options.family != 4) {
     probe6_thread = std::thread([&] {
