@@ -40,6 +40,15 @@ class MemoryStoreTest : public ::testing::Test {
 
   void check_against_reference_model(const std::function<testname::TestToken()>& new_token, size_t max_batch);
 
+  // A token whose id starts with `first` and 7 zero octets: the store hashes the first 8 octets, so
+  // all ids made with one `first` share hash, home group and tags; the rest of the id tells them apart.
+  testname::TestToken colliding_token(std::mt19937& random, uint8_t first) {
+    testname::TestId id{};
+    id[0] = first;
+    for (size_t i = 8; i < id.size(); ++i) id[i] = static_cast<uint8_t>(random());
+    return tokens_.issue(id, 1);
+  }
+
   dns::DnsName zone_;
   testname::TokenAuthority tokens_;
   int64_t now_ms_ = 1'000'000'000;
@@ -223,12 +232,7 @@ TEST_F(MemoryStoreTest, MatchesAReferenceModelWhenIdsCollide) {
   // next ones, every probe reads records to tell tests apart, removals uncount where ids passed.
   std::mt19937 random(11);
   check_against_reference_model(
-      [&] {
-        testname::TestId id{};
-        id[0] = static_cast<uint8_t>(random() % 3);  // three groups of colliding ids
-        for (size_t i = 8; i < id.size(); ++i) id[i] = static_cast<uint8_t>(random());
-        return tokens_.issue(id, 1);
-      },
+      [&] { return colliding_token(random, static_cast<uint8_t>(random() % 3)); },  // three families
       16);
 }
 
@@ -236,13 +240,7 @@ TEST_F(MemoryStoreTest, MatchesAReferenceModelWhenEveryIdCollides) {
   // All live ids (~340) in one run of groups: the home group's overflow count passes 255 and
   // stays there; lookups must still find every id and removals must not undercount.
   std::mt19937 random(13);
-  check_against_reference_model(
-      [&] {
-        testname::TestId id{};
-        for (size_t i = 8; i < id.size(); ++i) id[i] = static_cast<uint8_t>(random());
-        return tokens_.issue(id, 1);
-      },
-      16);
+  check_against_reference_model([&] { return colliding_token(random, 0); }, 16);
 }
 
 TEST_F(MemoryStoreTest, FindsCollidingIdsWhileTheirRunShrinks) {
@@ -255,9 +253,7 @@ TEST_F(MemoryStoreTest, FindsCollidingIdsWhileTheirRunShrinks) {
   std::mt19937 random(17);
   std::vector<testname::TestToken> colliding;
   for (size_t i = 0; i < kColliding; ++i) {
-    testname::TestId id{};
-    for (size_t k = 8; k < id.size(); ++k) id[k] = static_cast<uint8_t>(random());
-    colliding.push_back(tokens_.issue(id, 1));
+    colliding.push_back(colliding_token(random, 0));
     store->record(std::vector{observation(colliding.back(), "m", 1)});
   }
   for (size_t n = 1; n <= kCapacity; ++n) {
