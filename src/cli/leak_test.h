@@ -29,7 +29,7 @@ struct ProbeOutcome {
 };
 
 // Exit codes, documented in --help and the README.
-enum ExitCode : int { kNoLeak = 0, kLeak = 1, kInconclusive = 2, kServerError = 3, kUsage = 64 };
+enum ExitCode : uint8_t { kNoLeak = 0, kLeak = 1, kInconclusive = 2, kServerError = 3, kUsage = 64 };
 
 struct LeakTestReport {
   std::string server;

@@ -3,13 +3,14 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <cstdint>
 #include <string>
 
 #include "cli/leak_test.h"
 
 namespace dnsleak::cli {
 
-enum class OutputMode { table, json, quiet };
+enum class OutputMode : uint8_t { table, json, quiet };
 
 [[nodiscard]] std::string render_table(const LeakTestReport& report, bool colour);
 [[nodiscard]] boost::json::object report_json(const LeakTestReport& report);

@@ -116,6 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::header_limit)
       return reply_error(431, "header_too_large", "the request header is too large");
     if (ec) return reply_error(400, "bad_request", "the request is not valid HTTP/1.1");
+    if (!parser_) return close();  // never: on_read follows the read into the parser made above
     const auto& req = parser_->get();
     if (req.target().size() > server_.options.max_target)
       return reply_error(414, "uri_too_long", "the URL is too long");
@@ -243,7 +244,8 @@ class Session : public std::enable_shared_from_this<Session> {
     closed_ = true;
     beast::error_code ec;
     timer_.cancel();
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    // Fails with ENOTCONN when the peer reset the connection first: nothing to do then.
+    (void)stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
   }
 
@@ -296,11 +298,12 @@ HttpServer::HttpServer(HttpServerOptions options, const Api& api)
     auto acceptor = std::make_unique<tcp::acceptor>(impl_->io);
     const tcp::endpoint endpoint = to_endpoint(address);
     beast::error_code ec;
-    acceptor->open(endpoint.protocol(), ec);
-    if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec && endpoint.address().is_v6()) acceptor->set_option(net::ip::v6_only(true), ec);
-    if (!ec) acceptor->bind(endpoint, ec);
-    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+    // Each step reports into `ec`, checked below (the returned copy of it is not needed).
+    (void)acceptor->open(endpoint.protocol(), ec);
+    if (!ec) (void)acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) (void)acceptor->set_option(net::ip::v6_only(true), ec);
+    if (!ec) (void)acceptor->bind(endpoint, ec);
+    if (!ec) (void)acceptor->listen(net::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error("cannot listen for HTTP on " + address.to_string() + ": " + ec.message());
     auth::SocketAddress actual = address;
     actual.set_port(acceptor->local_endpoint().port());
