@@ -67,6 +67,19 @@ bool DnsName::ends_with(const DnsName& suffix) const noexcept {
   return true;
 }
 
+bool DnsName::is_host_name() const noexcept {
+  if (label_count_ == 0) return false;
+  for (size_t i = 0; i < label_count_; ++i) {
+    const std::span<const uint8_t> l = label(i);
+    if (l.front() == '-' || l.back() == '-') return false;
+    for (const uint8_t c : l) {
+      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      if (!letter && !(c >= '0' && c <= '9') && c != '-') return false;
+    }
+  }
+  return true;
+}
+
 DnsName DnsName::lowercased() const noexcept {
   DnsName copy = *this;
   for (size_t i = 0; i < length_; ++i) copy.wire_[i] = ascii_lower(wire_[i]);

@@ -71,6 +71,9 @@ class DnsName {
   }
   // The same name with ASCII letters lowered.
   [[nodiscard]] DnsName lowercased() const noexcept;
+  // Every label is a host name label (RFC 1123 section 2.1): letters, digits and hyphens, neither
+  // first nor last a hyphen. The root is not a host name.
+  [[nodiscard]] bool is_host_name() const noexcept;
 
   // Presentation form without the trailing dot ("." for the root); escapes like dig does.
   [[nodiscard]] std::string to_text() const;

@@ -49,10 +49,18 @@ int64_t in_range(const std::optional<int64_t>& value, int64_t fallback, int64_t 
   return v;
 }
 
-dns::DnsName parse_name(const std::string& text, const std::string& name) {
+// Names the zone serves under (the apex, its name servers) are host names: resolvers and browsers
+// must be able to look them up. The SOA contact is a mailbox and may hold other characters.
+enum class NameKind : uint8_t { host, mailbox };
+
+dns::DnsName parse_name(const std::string& text, const std::string& name, NameKind kind = NameKind::host) {
   dns::DnsName out;
   if (text.empty() || !out.from_text(text) || out.label_count() == 0) {
     throw ConfigError(name + ": '" + text + "' is not a valid domain name");
+  }
+  if (kind == NameKind::host && !out.is_host_name()) {
+    throw ConfigError(name + ": '" + text +
+                      "' is not a host name (labels of letters, digits and inner hyphens, RFC 1123)");
   }
   return out.lowercased();
 }
@@ -239,7 +247,7 @@ ServerConfig resolve(const RawSettings& raw) {
     ns.ipv6 = config.zone.web_ipv6;
     config.zone.nameservers.push_back(ns);
   }
-  config.zone.soa_rname = parse_name(raw.contact.value_or("hostmaster." + *raw.zone), "contact");
+  config.zone.soa_rname = parse_name(raw.contact.value_or("hostmaster." + *raw.zone), "contact", NameKind::mailbox);
 
   config.zone.answer_ttl = static_cast<uint32_t>(in_range(raw.answer_ttl, 300, 0, 86400, "answer_ttl"));
   config.zone.negative_ttl = static_cast<uint32_t>(in_range(raw.negative_ttl, 60, 0, 86400, "negative_ttl"));

@@ -46,6 +46,17 @@ TEST(Config, NamesTheBadSetting) {
   RawSettings raw = minimal();
   raw.zone = "bad..zone";
   EXPECT_NE(error_of(raw).find("zone"), std::string::npos);
+  for (const char* not_a_host : {"bad zone", "leak_test.org", "-leak.test", "leak-.test", "le\\.ak.test"}) {
+    raw = minimal();
+    raw.zone = not_a_host;
+    EXPECT_NE(error_of(raw).find("is not a host name"), std::string::npos) << not_a_host;
+  }
+  raw = minimal();
+  raw.nameserver = {"ns_1.leak.test=192.0.2.1"};
+  EXPECT_NE(error_of(raw).find("nameserver: 'ns_1.leak.test' is not a host name"), std::string::npos);
+  raw = minimal();
+  raw.contact = "dns_admin.leak.test";  // a mailbox: any octets in the first label
+  EXPECT_EQ(error_of(raw), "");
   raw = minimal();
   raw.dns_listen = {"127.0.0.1"};
   EXPECT_NE(error_of(raw).find("dns_listen: '127.0.0.1'"), std::string::npos);

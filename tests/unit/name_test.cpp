@@ -32,6 +32,23 @@ TEST(DnsName, RejectsBadText) {
   EXPECT_TRUE(n.from_text(std::string(63, 'a') + ".org"));
 }
 
+TEST(DnsName, TellsHostNames) {
+  const auto host = [](const char* text) {
+    DnsName n;
+    EXPECT_TRUE(n.from_text(text)) << text;
+    return n.is_host_name();
+  };
+  EXPECT_TRUE(host("leak.example.org"));
+  EXPECT_TRUE(host("xn--bcher-kva.example"));
+  EXPECT_TRUE(host("0-9.A-Z.test."));
+  EXPECT_FALSE(host("."));
+  EXPECT_FALSE(host("bad zone.test"));
+  EXPECT_FALSE(host("under_score.test"));
+  EXPECT_FALSE(host("-lead.test"));
+  EXPECT_FALSE(host("trail-.test"));
+  EXPECT_FALSE(host("dot\\.inside.test"));
+}
+
 TEST(DnsName, EscapesInPresentation) {
   DnsName n;
   ASSERT_TRUE(n.from_text("a\\.b.c"));
