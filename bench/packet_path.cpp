@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
   const auto now = static_cast<uint32_t>(std::time(nullptr));
   const testname::TokenAuthority tokens("packet path benchmark");
   const auth::Responder responder(zone, tokens);
-  store::MemoryStoreOptions options;
-  options.capacity = static_cast<uint32_t>(count);
+  store::StoreOptions options;
+  options.max_observations = static_cast<uint32_t>(count);
   options.zone = zone.apex;
   store::MemoryStore store(options);
   const auto queries = make_queries(tokens, count, now);
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   std::vector<std::byte> receive(kBatch * kStride);
   std::vector<store::ResolverObservation> observations(kBatch);
   auth::QueryContext context;
-  context.transport = store::Transport::udp;
+  context.transport = net::Transport::udp;
   context.remote.bytes = {127, 0, 0, 1};
   context.remote_port = 40000;
   context.now_ms = int64_t{now} * 1000;

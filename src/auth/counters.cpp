@@ -15,6 +15,7 @@ const char* to_string(Event e) noexcept {
     case Event::tcp_closed_bad_length: return "tcp_closed_bad_length";
     case Event::tcp_closed_by_peer: return "tcp_closed_by_peer";
     case Event::tcp_closed_error: return "tcp_closed_error";
+    case Event::tcp_server_failed: return "tcp_server_failed";
     case Event::observations: return "observations";
     case Event::count_: break;
   }

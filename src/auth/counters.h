@@ -24,6 +24,7 @@ enum class Event : uint8_t {
   tcp_closed_bad_length,       // a length prefix of 0
   tcp_closed_by_peer,
   tcp_closed_error,
+  tcp_server_failed,  // the TCP thread stopped: its event wait failed
   observations,
   count_,
 };

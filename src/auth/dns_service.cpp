@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "auth/unique_fd.h"
+#include "net/clock.h"
 
 namespace dnsleak::auth {
 namespace {
@@ -23,131 +24,155 @@ constexpr int kUdpReceiveBuffer = 4 << 20;
 // fallback that bounds how long a stop can take should that wake-up be missed.
 constexpr timeval kUdpReceiveTimeout{1, 0};
 
-[[noreturn]] void fail(const std::string& what, const SocketAddress& address) {
-  throw std::runtime_error(what + " " + address.to_string() + ": " + std::strerror(errno));
+using net::SocketAddress;
+using net::UniqueFd;
+
+[[nodiscard]] Result<void> set_option(int fd, int level, int name, const void* value, socklen_t size, const char* what,
+                                      const SocketAddress& address) {
+  if (::setsockopt(fd, level, name, value, size) == 0) return {};
+  return fail(system_error(std::string("cannot set ") + what + " on " + address.to_string()));
 }
 
-int open_socket(const SocketAddress& address, int type, bool reuse_port) {
+Result<UniqueFd> open_socket(const SocketAddress& address, int type, bool reuse_port) {
+  const char* kind = type == SOCK_DGRAM ? "UDP" : "TCP";
   // UDP sockets block (their thread waits in recvmmsg, sends use MSG_DONTWAIT); TCP ones do not.
-  const int fd = ::socket(address.family(), type | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("cannot create a socket for", address);
+  UniqueFd fd(::socket(address.family(), type | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0) | SOCK_CLOEXEC, 0));
+  if (!fd) return fail(system_error(std::string("cannot create a ") + kind + " socket for " + address.to_string()));
   const int one = 1;
-  (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-    ::close(fd);
-    fail("cannot set SO_REUSEPORT on", address);
-  }
-  if (type == SOCK_DGRAM) {
+  Result<void> set = set_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one, "SO_REUSEADDR", address);
+  if (set && reuse_port)
+    set = set_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one, "SO_REUSEPORT", address);
+  if (set && type == SOCK_DGRAM) {
     // A burst from a busy resolver (or a load test's window) must not overflow the default
     // ~208 KiB receive buffer between two recvmmsg calls. SO_RCVBUFFORCE passes rmem_max when
     // running as root (CAP_NET_ADMIN); otherwise the kernel caps SO_RCVBUF at rmem_max.
     const int size = kUdpReceiveBuffer;
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-      (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+      set = set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size, "SO_RCVBUF", address);
     }
-    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &kUdpReceiveTimeout, sizeof kUdpReceiveTimeout);
+    if (set) {
+      set = set_option(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &kUdpReceiveTimeout, sizeof kUdpReceiveTimeout, "SO_RCVTIMEO",
+                       address);
+    }
   }
-  if (address.family() == AF_INET6) {
+  if (set && address.family() == AF_INET6) {
     // Keep the families apart: "[::]:53" serves IPv6 only; IPv4 needs its own listen address.
-    (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    set = set_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one, "IPV6_V6ONLY", address);
     // Only a wildcard bind needs the destination of each query to reply from it; a bound address
     // replies from itself, and skips the per-packet control messages (measured: ~5% of a core).
-    if (type == SOCK_DGRAM && address.is_wildcard()) {
-      (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    if (set && type == SOCK_DGRAM && address.is_wildcard()) {
+      set = set_option(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one, "IPV6_RECVPKTINFO", address);
     }
-  } else if (type == SOCK_DGRAM && address.is_wildcard()) {
-    (void)::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+  } else if (set && type == SOCK_DGRAM && address.is_wildcard()) {
+    set = set_option(fd.get(), IPPROTO_IP, IP_PKTINFO, &one, sizeof one, "IP_PKTINFO", address);
   }
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
-    const int saved = errno;
-    ::close(fd);
-    errno = saved;
-    return -1;
+  if (!set) return fail(std::move(set.error()));
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
+    return fail(system_error(std::string("cannot bind ") + kind + " " + address.to_string()));
   }
   return fd;
 }
 
-uint16_t bound_port(int fd) {
-  sockaddr_storage s{};
-  socklen_t n = sizeof s;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&s), &n);
-  return peer_of(s, n).port;
+[[nodiscard]] Result<void> watch(int epoll, int fd, uint64_t tag, const char* what) {
+  epoll_event e{};
+  e.events = EPOLLIN;
+  e.data.u64 = tag;
+  if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &e) == 0) return {};
+  return fail(system_error(std::string("cannot watch the ") + what + " (epoll_ctl)"));
 }
 
 }  // namespace
-
-int64_t unix_now_ms() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
-}
 
 DnsService::DnsService(DnsServiceOptions options, const Responder& responder,
                        std::vector<store::ObservationSink*> sinks)
     : options_(std::move(options)), responder_(responder), sinks_(std::move(sinks)) {
   if (options_.udp_workers == 0) options_.udp_workers = 1;
   if (options_.udp_batch == 0) options_.udp_batch = 1;
-  auto close_all = [&] {
-    for (const UdpSocket& s : udp_sockets_) ::close(s.fd);
-    udp_sockets_.clear();
-    for (int fd : tcp_listeners_) ::close(fd);
-    tcp_listeners_.clear();
-    if (stop_event_ >= 0) ::close(stop_event_);
-    stop_event_ = -1;
-  };
-  try {
-    for (SocketAddress address : options_.listen) {
-      // UDP and TCP must share the port. For port 0, take the kernel's UDP choice and retry when
-      // TCP finds that port taken.
-      UniqueFd udp, tcp;
-      for (int attempt = 0; attempt < 20 && !tcp; ++attempt) {
-        SocketAddress try_address = address;
-        udp.reset(open_socket(try_address, SOCK_DGRAM, true));
-        if (!udp) fail("cannot bind UDP", try_address);
-        try_address.set_port(bound_port(udp.get()));
-        tcp.reset(open_socket(try_address, SOCK_STREAM, false));
-        if (!tcp && address.port() != 0) fail("cannot bind TCP", try_address);
-        if (tcp) address = try_address;
+}
+
+Result<std::unique_ptr<DnsService>> DnsService::create(DnsServiceOptions options, const Responder& responder,
+                                                       std::vector<store::ObservationSink*> sinks) {
+  std::unique_ptr<DnsService> service(new DnsService(std::move(options), responder, std::move(sinks)));
+  if (Result<void> opened = service->open(); !opened) return fail(std::move(opened.error()));
+  return service;
+}
+
+Result<void> DnsService::open() {
+  for (SocketAddress address : options_.listen) {
+    // UDP and TCP must share the port. For port 0, take the kernel's UDP choice and retry when
+    // TCP finds that port taken.
+    UniqueFd udp, tcp;
+    for (int attempt = 0; attempt < 20 && !tcp; ++attempt) {
+      SocketAddress try_address = address;
+      Result<UniqueFd> opened_udp = open_socket(try_address, SOCK_DGRAM, true);
+      if (!opened_udp) return fail(std::move(opened_udp.error()));
+      udp = std::move(*opened_udp);
+      const Result<SocketAddress> bound = net::local_address(udp.get());
+      if (!bound) return fail(Error(bound.error()).within("UDP " + try_address.to_string()));
+      try_address.set_port(bound->port());
+      Result<UniqueFd> opened_tcp = open_socket(try_address, SOCK_STREAM, false);
+      if (opened_tcp) {
+        tcp = std::move(*opened_tcp);
+        address = try_address;
+      } else if (address.port() != 0) {
+        return fail(std::move(opened_tcp.error()));
       }
-      if (!tcp) fail("cannot find a port free for UDP and TCP on", address);
-      if (::listen(tcp.get(), kListenBacklog) != 0) fail("cannot listen on TCP", address);
-      udp_sockets_.push_back({udp.release(), address.is_wildcard()});
-      tcp_listeners_.push_back(tcp.release());
-      for (unsigned w = 1; w < options_.udp_workers; ++w) {
-        const int fd = open_socket(address, SOCK_DGRAM, true);
-        if (fd < 0) fail("cannot bind UDP", address);
-        udp_sockets_.push_back({fd, address.is_wildcard()});
-      }
-      bound_.push_back(address);
     }
-    stop_event_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (stop_event_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-  } catch (...) {
-    close_all();
-    throw;
+    if (!tcp) return fail("cannot find a port free for UDP and TCP on " + address.to_string());
+    if (::listen(tcp.get(), kListenBacklog) != 0)
+      return fail(system_error("cannot listen on TCP " + address.to_string()));
+    udp_sockets_.push_back({std::move(udp), address.is_wildcard()});
+    tcp_listeners_.push_back(std::move(tcp));
+    for (unsigned w = 1; w < options_.udp_workers; ++w) {
+      Result<UniqueFd> more = open_socket(address, SOCK_DGRAM, true);
+      if (!more) return fail(std::move(more.error()));
+      udp_sockets_.push_back({std::move(*more), address.is_wildcard()});
+    }
+    bound_.push_back(address);
   }
+  stop_event_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!stop_event_) return fail(system_error("cannot create the stop event (eventfd)"));
+  // The TCP thread's epoll set is made here, so that a failure stops the start instead of leaving
+  // a thread that would never answer, nor wake for stop().
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return fail(system_error("cannot create the TCP event set (epoll_create1)"));
+  if (Result<void> w = watch(epoll_.get(), stop_event_.get(), kTcpStopTag, "stop event"); !w) {
+    return fail(std::move(w.error()));
+  }
+  for (size_t i = 0; i < tcp_listeners_.size(); ++i) {
+    if (Result<void> w = watch(epoll_.get(), tcp_listeners_[i].get(), kTcpListenerTagBase + i, "TCP listener"); !w) {
+      return fail(std::move(w.error()));
+    }
+  }
+  // Held in reserve: out of descriptors, the TCP thread frees it to accept and close a pending
+  // connection, which would otherwise keep the listener readable and the thread spinning.
+  spare_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!spare_fd_) return fail(system_error("cannot open /dev/null"));
   counters_ = std::make_unique<CounterSet[]>(udp_sockets_.size() + 1);
+  return {};
 }
 
-DnsService::~DnsService() {
-  stop();
-  for (const UdpSocket& s : udp_sockets_) ::close(s.fd);
-  for (int fd : tcp_listeners_) ::close(fd);
-  if (stop_event_ >= 0) ::close(stop_event_);
-}
+DnsService::~DnsService() { stop(); }
 
-void DnsService::start() {
-  for (size_t i = 0; i < udp_sockets_.size(); ++i) threads_.emplace_back([this, i] { run_udp_socket(i); });
-  threads_.emplace_back([this] { run_tcp_server(); });
+Result<void> DnsService::start() {
+  try {
+    for (size_t i = 0; i < udp_sockets_.size(); ++i) threads_.emplace_back([this, i] { run_udp_socket(i); });
+    threads_.emplace_back([this] { run_tcp_server(); });
+  } catch (const std::system_error& e) {
+    stop();
+    return fail(std::string("cannot start the DNS threads: ") + e.what());
+  }
+  return {};
 }
 
 void DnsService::stop() noexcept {
   if (stopped_.exchange(true)) return;
   const uint64_t one = 1;
-  if (stop_event_ >= 0) (void)!::write(stop_event_, &one, sizeof one);
+  // Cannot fail: the eventfd counter is far from its maximum.
+  if (stop_event_) (void)!::write(stop_event_.get(), &one, sizeof one);
   // Wakes a thread blocked in recvmmsg (which then returns at once and sees stopped_). On an
   // unconnected UDP socket the call reports ENOTCONN but still shuts the receive side.
-  for (const UdpSocket& s : udp_sockets_) (void)::shutdown(s.fd, SHUT_RD);
+  for (const UdpSocket& s : udp_sockets_) (void)::shutdown(s.fd.get(), SHUT_RD);
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -163,7 +188,8 @@ void DnsService::record(std::span<const store::ResolverObservation> batch, Count
 
 void DnsService::run_udp_socket(size_t index) noexcept {
   CounterSet& counters = counters_[index];
-  const UdpSocket socket = udp_sockets_[index];
+  const int socket_fd = udp_sockets_[index].fd.get();
+  const bool wants_pktinfo = udp_sockets_[index].wants_pktinfo;
   const size_t batch = options_.udp_batch;
   // Queries are small (larger ones are cut and fail to parse); each answer is written over its own
   // query (the responder has parsed all of it first), the responder limiting UDP answers further.
@@ -192,13 +218,13 @@ void DnsService::run_udp_socket(size_t index) noexcept {
       h.msg_namelen = sizeof(sockaddr_storage);
       h.msg_iov = &receive_iov[i];
       h.msg_iovlen = 1;
-      if (socket.wants_pktinfo) {
+      if (wants_pktinfo) {
         h.msg_control = receive_control[i].data();
         h.msg_controllen = kControlSize;
       }
     }
     // Blocks for the first datagram, then takes what else is queued, up to a batch.
-    const int got = ::recvmmsg(socket.fd, receive.data(), static_cast<unsigned>(batch), MSG_WAITFORONE, nullptr);
+    const int got = ::recvmmsg(socket_fd, receive.data(), static_cast<unsigned>(batch), MSG_WAITFORONE, nullptr);
     if (got <= 0) {
       to_reset = 0;
       if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -210,12 +236,12 @@ void DnsService::run_udp_socket(size_t index) noexcept {
     if (stopped_.load(std::memory_order_relaxed)) break;
     counters.add(Event::udp_queries, static_cast<uint64_t>(got));
     QueryContext context;
-    context.transport = store::Transport::udp;
-    context.now_ms = unix_now_ms();
+    context.transport = net::Transport::udp;
+    context.now_ms = net::unix_now_ms();
     size_t to_send = 0, observed = 0;
     for (int i = 0; i < got; ++i) {
       const msghdr& in = receive[i].msg_hdr;
-      const Peer peer = peer_of(peers[i], in.msg_namelen);
+      const net::Peer peer = net::peer_of(peers[i], in.msg_namelen);
       context.remote = peer.ip;
       context.remote_port = peer.port;
       std::byte* const buffer = buffers.data() + i * kBufferStride;
@@ -264,7 +290,7 @@ void DnsService::run_udp_socket(size_t index) noexcept {
     size_t sent = 0;
     while (sent < to_send) {
       // Never block on a full send buffer: the answer is dropped and counted instead.
-      const int s = ::sendmmsg(socket.fd, send.data() + sent, static_cast<unsigned>(to_send - sent), MSG_DONTWAIT);
+      const int s = ::sendmmsg(socket_fd, send.data() + sent, static_cast<unsigned>(to_send - sent), MSG_DONTWAIT);
       if (s <= 0) {
         if (s < 0 && errno == EINTR) continue;
         // Skip the message that failed (unreachable peer, full buffer) and go on.

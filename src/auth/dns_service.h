@@ -7,16 +7,18 @@
 #include <vector>
 
 #include "auth/counters.h"
-#include "auth/listen_address.h"
 #include "auth/responder.h"
-#include "store/observation.h"
+#include "net/error.h"
+#include "net/socket_address.h"
+#include "net/unique_fd.h"
+#include "store/store.h"
 
 namespace dnsleak::auth {
 
 struct DnsServiceOptions {
-  std::vector<SocketAddress> listen;  // each gets UDP and TCP on the same port
-  unsigned udp_workers = 1;           // receive threads per address, each on its own UDP socket (SO_REUSEPORT)
-  unsigned udp_batch = 64;            // packets per recvmmsg/sendmmsg
+  std::vector<net::SocketAddress> listen;  // each gets UDP and TCP on the same port
+  unsigned udp_workers = 1;                // receive threads per address, each on its own UDP socket (SO_REUSEPORT)
+  unsigned udp_batch = 64;                 // packets per recvmmsg/sendmmsg
   unsigned tcp_max_connections = 256;
   int tcp_idle_timeout_ms = 10'000;  // RFC 7766 6.2.3: idle (or stalled mid-message) connections close
 };
@@ -31,25 +33,33 @@ struct DnsServiceOptions {
 // pressure when a client does not read its answers.
 class DnsService {
  public:
-  // Binds every socket, or throws std::runtime_error naming the address that failed. A port of 0
-  // becomes one free port shared by UDP and TCP.
-  DnsService(DnsServiceOptions options, const Responder& responder, std::vector<store::ObservationSink*> sinks);
+  // Binds every socket and prepares every wake-up the threads need, or fails naming the address
+  // or the call that failed. A port of 0 becomes one free port shared by UDP and TCP.
+  [[nodiscard]] static Result<std::unique_ptr<DnsService>> create(DnsServiceOptions options, const Responder& responder,
+                                                                  std::vector<store::ObservationSink*> sinks);
   ~DnsService();
   DnsService(const DnsService&) = delete;
   DnsService& operator=(const DnsService&) = delete;
 
   // The addresses as bound (real ports).
-  [[nodiscard]] const std::vector<SocketAddress>& bound() const noexcept { return bound_; }
-  void start();
+  [[nodiscard]] const std::vector<net::SocketAddress>& bound() const noexcept { return bound_; }
+  // Starts a thread per UDP socket and the TCP thread; fails if the system gives no more threads.
+  [[nodiscard]] Result<void> start();
   // Wakes every thread, joins them. Idempotent.
   void stop() noexcept;
   [[nodiscard]] CounterTotals counters() const noexcept;
 
  private:
   struct UdpSocket {
-    int fd;
+    net::UniqueFd fd;
     bool wants_pktinfo;  // a wildcard bind: reply from the address each query came to
   };
+  // The TCP thread's epoll tags: connections are tagged with their descriptor.
+  static constexpr uint64_t kTcpStopTag = UINT64_MAX;
+  static constexpr uint64_t kTcpListenerTagBase = UINT64_MAX - 1024;  // listeners: base + index
+
+  DnsService(DnsServiceOptions options, const Responder& responder, std::vector<store::ObservationSink*> sinks);
+  [[nodiscard]] Result<void> open();
   void run_udp_socket(size_t index) noexcept;
   void run_tcp_server() noexcept;
   void record(std::span<const store::ResolverObservation> batch, CounterSet& counters) noexcept;
@@ -57,15 +67,15 @@ class DnsService {
   DnsServiceOptions options_;
   const Responder& responder_;
   std::vector<store::ObservationSink*> sinks_;
-  std::vector<SocketAddress> bound_;
+  std::vector<net::SocketAddress> bound_;
   std::vector<UdpSocket> udp_sockets_;  // udp_workers per address, a thread each
-  std::vector<int> tcp_listeners_;
-  int stop_event_ = -1;                     // wakes the TCP thread
+  std::vector<net::UniqueFd> tcp_listeners_;
+  net::UniqueFd stop_event_;                // wakes the TCP thread
+  net::UniqueFd epoll_;                     // the TCP thread's: listeners, stop event, connections
+  net::UniqueFd spare_fd_;                  // the TCP thread's spare descriptor, for running out of them
   std::unique_ptr<CounterSet[]> counters_;  // one per UDP socket, then the TCP thread's
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};
 };
-
-[[nodiscard]] int64_t unix_now_ms() noexcept;
 
 }  // namespace dnsleak::auth

@@ -215,7 +215,7 @@ void Responder::plan_in_zone(const dns::Query& q, const QueryContext& context, P
     if (plan.outcome == Outcome::answer) plan.outcome = Outcome::nxdomain;
     return;
   }
-  if (plan.sub == &tcp_ && context.transport == store::Transport::udp) {
+  if (plan.sub == &tcp_ && context.transport == net::Transport::udp) {
     plan.force_truncation = true;
     plan.outcome = Outcome::truncated_tcp_only;
   }
@@ -354,7 +354,7 @@ void Responder::write_answer(const dns::Query& q, const QueryContext& context, c
       break;
     case Node::whoami: {
       // TTL 0: the answer is about the asker and must not be cached for anyone else.
-      const store::IpAddress& who = context.remote;
+      const net::IpAddress& who = context.remote;
       if (qtype == rr_type::A && who.family == 4) {
         rr.begin(all, rr_type::A, 0);
         w.bytes(who.bytes.data(), 4);
@@ -370,13 +370,13 @@ void Responder::write_answer(const dns::Query& q, const QueryContext& context, c
         char address[64];
         const size_t address_length = who.to_text(address);
         int n = std::snprintf(text, sizeof text, "resolver=%.*s port=%u transport=%s", static_cast<int>(address_length),
-                              address, static_cast<unsigned>(context.remote_port), store::to_string(context.transport));
+                              address, static_cast<unsigned>(context.remote_port), net::to_string(context.transport));
         rr.begin(all, rr_type::TXT, 0);
         w.u8(static_cast<uint8_t>(n));
         w.bytes(reinterpret_cast<const uint8_t*>(text), static_cast<size_t>(n));
         if (q.edns.has_client_subnet) {
           const dns::ClientSubnet& s = q.edns.client_subnet;
-          store::IpAddress subnet;
+          net::IpAddress subnet;
           subnet.family = s.family == 2 ? 6 : 4;
           subnet.bytes = s.address;
           const size_t subnet_length = subnet.to_text(address);
@@ -448,7 +448,7 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
   const bool with_opt = q.edns.present && plan.outcome != Outcome::formerr && plan.outcome != Outcome::notimp;
 
   WireWriter w(out);
-  if (context.transport == store::Transport::udp) {
+  if (context.transport == net::Transport::udp) {
     size_t limit = kMinUdpPayload;
     if (q.edns.present && q.edns.udp_payload_size > limit) limit = q.edns.udp_payload_size;
     if (limit > zone_.max_udp_payload) limit = std::max<size_t>(zone_.max_udp_payload, kMinUdpPayload);

@@ -49,9 +49,9 @@ inline constexpr size_t kOutcomeCount = static_cast<size_t>(Outcome::count_);
 [[nodiscard]] const char* to_string(Outcome) noexcept;
 
 struct QueryContext {
-  store::IpAddress remote;
+  net::IpAddress remote;
   uint16_t remote_port = 0;
-  store::Transport transport = store::Transport::udp;
+  net::Transport transport = net::Transport::udp;
   int64_t now_ms = 0;  // Unix milliseconds
 };
 

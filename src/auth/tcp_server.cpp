@@ -9,7 +9,8 @@
 #include <unordered_map>
 
 #include "auth/dns_service.h"
-#include "auth/unique_fd.h"
+#include "net/clock.h"
+#include "net/unique_fd.h"
 
 namespace dnsleak::auth {
 namespace {
@@ -18,12 +19,10 @@ constexpr size_t kMaxMessage = 65535;
 constexpr size_t kInputCapacity = 2 + kMaxMessage;
 // Stop reading from a client that does not read its answers once this much is queued for it.
 constexpr size_t kMaxQueuedOutput = size_t{256} * 1024;
-constexpr uint64_t kStopTag = UINT64_MAX;
-constexpr uint64_t kListenerTagBase = UINT64_MAX - 1024;  // listeners: base + index
 
 struct Connection {
   int fd = -1;
-  store::IpAddress peer;
+  net::IpAddress peer;
   uint16_t peer_port = 0;
   std::vector<std::byte> input = std::vector<std::byte>(kInputCapacity);
   size_t input_length = 0;
@@ -42,28 +41,27 @@ void DnsService::run_tcp_server() noexcept {
   std::unordered_map<int, Connection> connections;
   std::vector<std::byte> answer(2 + kMaxMessage);
   store::ResolverObservation observation;
-  const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll < 0) return;
-  UniqueFd spare(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // see the accept loop
+  const int epoll = epoll_.get();
+  net::UniqueFd& spare = spare_fd_;  // see the accept loop
   auto add = [&](int fd, uint32_t events, uint64_t tag) {
     epoll_event e{};
     e.events = events;
     e.data.u64 = tag;
     return ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &e) == 0;
   };
+  // False when the kernel refused (no memory): the connection must then close, since it would
+  // never be woken again.
   auto modify = [&](Connection& c) {
     epoll_event e{};
     e.events = (c.reading ? EPOLLIN : 0u) | (c.output_sent < c.output.size() ? EPOLLOUT : 0u);
     e.data.u64 = static_cast<uint64_t>(c.fd);
-    (void)::epoll_ctl(epoll, EPOLL_CTL_MOD, c.fd, &e);
+    return ::epoll_ctl(epoll, EPOLL_CTL_MOD, c.fd, &e) == 0;
   };
   auto close_connection = [&](int fd, Event why) {
     counters.add(why);
     ::close(fd);  // also removes it from the epoll set
     connections.erase(fd);
   };
-  (void)add(stop_event_, EPOLLIN, kStopTag);
-  for (size_t i = 0; i < tcp_listeners_.size(); ++i) (void)add(tcp_listeners_[i], EPOLLIN, kListenerTagBase + i);
 
   // Sends what is queued; false when the connection failed.
   auto flush = [&](Connection& c) {
@@ -78,7 +76,7 @@ void DnsService::run_tcp_server() noexcept {
       }
       c.output_sent += static_cast<size_t>(n);
     }
-    if (c.output_sent != before) c.last_progress_ms = unix_now_ms();  // a slow reader is not idle
+    if (c.output_sent != before) c.last_progress_ms = net::unix_now_ms();  // a slow reader is not idle
     if (c.output_sent == c.output.size()) {
       c.output.clear();
       c.output_sent = 0;
@@ -102,8 +100,8 @@ void DnsService::run_tcp_server() noexcept {
       QueryContext context;
       context.remote = c.peer;
       context.remote_port = c.peer_port;
-      context.transport = store::Transport::tcp;
-      context.now_ms = unix_now_ms();
+      context.transport = net::Transport::tcp;
+      context.now_ms = net::unix_now_ms();
       const ResponseResult r =
           responder_.respond({c.input.data() + at + 2, length}, context, {answer.data() + 2, kMaxMessage}, observation);
       counters.add(r.outcome);
@@ -127,15 +125,18 @@ void DnsService::run_tcp_server() noexcept {
   while (running) {
     epoll_event ready[64];
     const int n = ::epoll_wait(epoll, ready, 64, 250);
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0 && errno != EINTR) {
+      counters.add(Event::tcp_server_failed);  // cannot happen with a valid set: a bug, made visible
+      break;
+    }
     for (int i = 0; i < n; ++i) {
       const uint64_t tag = ready[i].data.u64;
-      if (tag == kStopTag) {
+      if (tag == kTcpStopTag) {
         running = false;
         break;
       }
-      if (tag >= kListenerTagBase) {
-        const int listener = tcp_listeners_[tag - kListenerTagBase];
+      if (tag >= kTcpListenerTagBase) {
+        const int listener = tcp_listeners_[tag - kTcpListenerTagBase].get();
         while (true) {
           sockaddr_storage peer{};
           socklen_t peer_length = sizeof peer;
@@ -160,12 +161,12 @@ void DnsService::run_tcp_server() noexcept {
             continue;
           }
           counters.add(Event::tcp_accepted);
-          const Peer from = peer_of(peer, peer_length);
+          const net::Peer from = net::peer_of(peer, peer_length);
           Connection& c = connections[fd];
           c.fd = fd;
           c.peer = from.ip;
           c.peer_port = from.port;
-          c.last_progress_ms = unix_now_ms();
+          c.last_progress_ms = net::unix_now_ms();
           if (!add(fd, EPOLLIN, static_cast<uint64_t>(fd))) close_connection(fd, Event::tcp_closed_error);
         }
         continue;
@@ -204,10 +205,10 @@ void DnsService::run_tcp_server() noexcept {
         continue;
       }
       c.reading = !c.peer_closed && c.queued() < kMaxQueuedOutput && c.input_length < kInputCapacity;
-      modify(c);
+      if (!modify(c)) close_connection(fd, Event::tcp_closed_error);
     }
     // Idle and stalled connections: no complete message for longer than the timeout.
-    const int64_t now = unix_now_ms();
+    const int64_t now = net::unix_now_ms();
     for (auto it = connections.begin(); it != connections.end();) {
       if (now - it->second.last_progress_ms > options_.tcp_idle_timeout_ms) {
         counters.add(Event::tcp_closed_idle);
@@ -219,7 +220,6 @@ void DnsService::run_tcp_server() noexcept {
     }
   }
   for (auto& [fd, c] : connections) ::close(fd);
-  ::close(epoll);
 }
 
 }  // namespace dnsleak::auth

@@ -100,29 +100,28 @@ verdict::Evidence evidence_from_results(const json::value& results) {
     if (list == nullptr || !list->is_array()) return;
     for (const json::value& entry : list->as_array()) {
       if (!entry.is_object() || !entry.as_object().if_contains("address") || !entry.at("address").is_string()) continue;
-      store::IpAddress address;
-      if (!enrich::parse_ip(std::string(entry.at("address").as_string()), address)) continue;
+      const Result<net::IpAddress> address = net::parse_ip(entry.at("address").as_string());
+      if (!address) continue;
       const auto* network = entry.as_object().if_contains("network");
-      use(entry.as_object(), address, network_from(network ? *network : json::value()));
+      use(entry.as_object(), *address, network_from(network ? *network : json::value()));
     }
   };
-  each_entry("resolvers", [&](const json::object& entry, const store::IpAddress& address, verdict::Network network) {
+  each_entry("resolvers", [&](const json::object& entry, const net::IpAddress& address, verdict::Network network) {
     verdict::ResolverEvidence evidence{address, std::move(network), {}};
     if (const auto* ecs = entry.if_contains("ecs"); ecs && ecs->is_string()) {
       const std::string text(ecs->as_string());
-      store::IpAddress subnet_address;
-      const size_t slash = text.find('/');
-      if (slash != std::string::npos && enrich::parse_ip(text.substr(0, slash), subnet_address)) {
+      const Result<net::Prefix> prefix = net::parse_prefix(text, net::HostBits::clear);
+      if (prefix && text.find('/') != std::string::npos) {
         dns::ClientSubnet subnet;
-        subnet.family = subnet_address.family == 6 ? 2 : 1;
-        subnet.source_prefix = static_cast<uint8_t>(std::atoi(text.c_str() + slash + 1));
-        subnet.address = subnet_address.bytes;
+        subnet.family = prefix->address.family == 6 ? 2 : 1;
+        subnet.source_prefix = prefix->length;
+        subnet.address = prefix->address.bytes;
         evidence.client_subnet = subnet;
       }
     }
     e.resolvers.push_back(std::move(evidence));
   });
-  each_entry("egress", [&](const json::object&, const store::IpAddress& address, verdict::Network network) {
+  each_entry("egress", [&](const json::object&, const net::IpAddress& address, verdict::Network network) {
     e.egress.push_back({address, std::move(network)});
   });
   return e;

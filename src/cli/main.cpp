@@ -102,12 +102,12 @@ int main(int argc, char** argv) {
 
   // Both modes judge by the resolvers the user expects.
   for (const std::string& text : expect_resolvers) {
-    store::IpAddress address;
-    if (!enrich::parse_ip(text, address)) {
-      std::fprintf(stderr, "dnsleak: --expect-resolver '%s' is not an IP address\n", text.c_str());
+    const Result<net::IpAddress> address = net::parse_ip(text);
+    if (!address) {
+      std::fprintf(stderr, "dnsleak: --expect-resolver %s\n", address.error().message.c_str());
       return cli::kUsage;
     }
-    options.expected.resolvers.push_back(address);
+    options.expected.resolvers.push_back(*address);
   }
 
   if (public_mode) {

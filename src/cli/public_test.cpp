@@ -73,9 +73,9 @@ PublicTestReport run_public_test(const std::vector<probe::EchoName>& names, cons
   } else if (!expected.empty()) {
     bool leak = false;
     for (const std::string& text : resolvers) {
-      store::IpAddress address;
-      if (!enrich::parse_ip(text, address)) continue;
-      if (std::find(expected.resolvers.begin(), expected.resolvers.end(), address) != expected.resolvers.end())
+      const Result<net::IpAddress> address = net::parse_ip(text);
+      if (!address) continue;
+      if (std::find(expected.resolvers.begin(), expected.resolvers.end(), *address) != expected.resolvers.end())
         continue;
       add(verdict::Severity::leak, "unexpected_resolver",
           "Resolver " + text + " is not one you said your tunnel uses.");

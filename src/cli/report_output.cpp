@@ -160,8 +160,8 @@ verdict::Baseline load_baseline(const std::string& path) {
   if (ec || !v.is_object()) throw std::runtime_error("the baseline '" + path + "' is not valid JSON");
   verdict::Baseline b;
   for (const json::value& a : array_of(v, "resolvers")) {
-    store::IpAddress address;
-    if (a.is_string() && enrich::parse_ip(std::string(a.as_string()), address)) b.resolvers.push_back(address);
+    if (!a.is_string()) continue;
+    if (const Result<net::IpAddress> address = net::parse_ip(a.as_string()); address) b.resolvers.push_back(*address);
   }
   for (const json::value& a : array_of(v, "asns")) {
     if (a.is_int64()) b.asns.push_back(static_cast<uint32_t>(a.as_int64()));

@@ -13,7 +13,15 @@ Enricher::Enricher(const EnrichmentSources& files) : reverse_(std::make_unique<R
   country_.freeze();
 }
 
-verdict::Network Enricher::network_of(const store::IpAddress& address) const {
+Result<std::unique_ptr<Enricher>> Enricher::load(const EnrichmentSources& files) {
+  try {
+    return std::unique_ptr<Enricher>(new Enricher(files));
+  } catch (const DataError& e) {
+    return fail(e.what());
+  }
+}
+
+verdict::Network Enricher::network_of(const net::IpAddress& address) const {
   const std::string key(reinterpret_cast<const char*>(address.bytes.data()), address.family == 4 ? 4 : 16);
   {
     std::lock_guard lock(cache_mutex_);

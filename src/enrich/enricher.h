@@ -2,6 +2,7 @@
 // results are read, never on the DNS path.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -9,6 +10,7 @@
 
 #include "enrich/ip_data.h"
 #include "enrich/reverse_names.h"
+#include "net/error.h"
 #include "verdict/verdict.h"
 
 namespace dnsleak::enrich {
@@ -22,16 +24,19 @@ struct EnrichmentSources {
 
 class Enricher {
  public:
-  // Loads every file; throws DataError naming the one that failed. No files: every answer empty.
-  explicit Enricher(const EnrichmentSources& files);
-  [[nodiscard]] verdict::Network network_of(const store::IpAddress& address) const;
+  // Loads every file, or fails naming the one that failed (and its line). No files: every answer
+  // empty.
+  [[nodiscard]] static Result<std::unique_ptr<Enricher>> load(const EnrichmentSources& files);
+  [[nodiscard]] verdict::Network network_of(const net::IpAddress& address) const;
   // The PTR name once known (see ReverseNames); nullopt while unknown, "" for none.
-  [[nodiscard]] std::optional<std::string> reverse_name(const store::IpAddress& address) const {
+  [[nodiscard]] std::optional<std::string> reverse_name(const net::IpAddress& address) const {
     return reverse_->lookup(address);
   }
   [[nodiscard]] size_t asn_ranges() const noexcept { return asn_.size(); }
 
  private:
+  explicit Enricher(const EnrichmentSources& files);  // throws DataError
+
   AsnDatabase asn_;
   CountryDatabase country_;
   ResolverOperators operators_;

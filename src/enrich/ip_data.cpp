@@ -40,12 +40,11 @@ void for_each_csv_line(const std::string& path, Use use) {
 template <typename Use>
 void for_each_range(const std::string& path, size_t min_fields, const char* expected, Use use) {
   for_each_csv_line(path, [&](const std::vector<std::string>& fields, size_t number) {
-    store::IpAddress first, last;
-    if (fields.size() < min_fields || !parse_ip(fields[0], first) || !parse_ip(fields[1], last) ||
-        first.family != last.family) {
-      bad_line(path, number, std::string("expected ") + expected);
-    }
-    use(first, last, fields, number);
+    if (fields.size() < min_fields) bad_line(path, number, std::string("expected ") + expected);
+    const Result<net::IpAddress> first = net::parse_ip(fields[0]);
+    const Result<net::IpAddress> last = net::parse_ip(fields[1]);
+    if (!first || !last || first->family != last->family) bad_line(path, number, std::string("expected ") + expected);
+    use(*first, *last, fields, number);
   });
 }
 
@@ -76,30 +75,13 @@ std::vector<std::string> split_csv_line(std::string_view line) {
   return fields;
 }
 
-bool parse_ip(std::string_view text, store::IpAddress& out) noexcept {
-  char buffer[64];
-  if (text.size() >= sizeof buffer) return false;
-  std::copy(text.begin(), text.end(), buffer);
-  buffer[text.size()] = '\0';
-  out = {};
-  if (inet_pton(AF_INET, buffer, out.bytes.data()) == 1) {
-    out.family = 4;
-    return true;
-  }
-  if (inet_pton(AF_INET6, buffer, out.bytes.data()) == 1) {
-    out.family = 6;
-    return true;
-  }
-  return false;
-}
-
 void AsnDatabase::load_csv(const std::string& path) {
   std::unordered_map<std::string, uint32_t> organisation_ids;
   for (size_t i = 0; i < organisations_.size(); ++i)
     organisation_ids.emplace(organisations_[i], static_cast<uint32_t>(i));
   for_each_range(
       path, 3, "first,last,asn[,organisation]",
-      [&](const store::IpAddress& first, const store::IpAddress& last, const std::vector<std::string>& fields,
+      [&](const net::IpAddress& first, const net::IpAddress& last, const std::vector<std::string>& fields,
           size_t number) {
         uint32_t asn = 0;
         const auto [end, error] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), asn);
@@ -136,7 +118,7 @@ std::unique_ptr<MmdbFile> open_mmdb(const std::string& path) {
 }
 
 // The entry for an address in a MaxMind DB, if it has one.
-std::optional<MMDB_entry_s> mmdb_entry(const MmdbFile& mmdb, const store::IpAddress& address) {
+std::optional<MMDB_entry_s> mmdb_entry(const MmdbFile& mmdb, const net::IpAddress& address) {
   sockaddr_storage storage{};
   if (address.family == 4) {
     auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
@@ -161,7 +143,7 @@ AsnDatabase::~AsnDatabase() = default;
 AsnDatabase::AsnDatabase(AsnDatabase&&) noexcept = default;
 AsnDatabase& AsnDatabase::operator=(AsnDatabase&&) noexcept = default;
 
-std::optional<AsnDatabase::Result> AsnDatabase::lookup(const store::IpAddress& address) const noexcept {
+std::optional<AsnDatabase::Result> AsnDatabase::lookup(const net::IpAddress& address) const noexcept {
   const AsnRecord* r = ranges_.find(address);
   if (r != nullptr) return Result{r->asn, organisations_[r->organisation]};
   for (const auto& mmdb : mmdbs_) {
@@ -201,8 +183,8 @@ void CountryDatabase::load(const std::string& path) {
     return;
   }
   for_each_range(path, 3, "first,last,country_code",
-                 [&](const store::IpAddress& first, const store::IpAddress& last,
-                     const std::vector<std::string>& fields, size_t number) {
+                 [&](const net::IpAddress& first, const net::IpAddress& last, const std::vector<std::string>& fields,
+                     size_t number) {
                    if (fields[2].size() != 2) bad_line(path, number, "expected a two-letter country code");
                    ranges_.add(first, last, std::array<char, 2>{fields[2][0], fields[2][1]});
                  });
@@ -210,7 +192,7 @@ void CountryDatabase::load(const std::string& path) {
 
 void CountryDatabase::freeze() { ranges_.freeze(); }
 
-std::string CountryDatabase::lookup(const store::IpAddress& address) const {
+std::string CountryDatabase::lookup(const net::IpAddress& address) const {
   const std::array<char, 2>* code = ranges_.find(address);
   if (code != nullptr) return std::string(code->data(), 2);
   for (const auto& mmdb : mmdbs_) {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "enrich/range_table.h"
-#include "store/observation.h"
+#include "net/ip_address.h"
 
 namespace dnsleak::enrich {
 
@@ -44,7 +44,7 @@ class AsnDatabase {
     uint32_t asn;
     std::string organisation;
   };
-  [[nodiscard]] std::optional<Result> lookup(const store::IpAddress& address) const noexcept;
+  [[nodiscard]] std::optional<Result> lookup(const net::IpAddress& address) const noexcept;
   [[nodiscard]] size_t size() const noexcept { return ranges_.size(); }
 
  private:
@@ -63,7 +63,7 @@ class CountryDatabase {
   CountryDatabase& operator=(CountryDatabase&&) noexcept;
   void load(const std::string& path);  // .mmdb or .csv; throws DataError
   void freeze();
-  [[nodiscard]] std::string lookup(const store::IpAddress& address) const;  // "" when unknown
+  [[nodiscard]] std::string lookup(const net::IpAddress& address) const;  // "" when unknown
 
  private:
   std::vector<std::unique_ptr<MmdbFile>> mmdbs_;
@@ -84,7 +84,5 @@ class ResolverOperators {
 
 // Splits one CSV line (RFC 4180 quoting, "" inside quotes). Exposed for tests.
 [[nodiscard]] std::vector<std::string> split_csv_line(std::string_view line);
-// Parses a dotted or colon address into the table keys; false if neither.
-[[nodiscard]] bool parse_ip(std::string_view text, store::IpAddress& out) noexcept;
 
 }  // namespace dnsleak::enrich

@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "store/observation.h"
+#include "net/ip_address.h"
 
 namespace dnsleak::enrich {
 
@@ -57,7 +57,7 @@ template <typename Value>
 class AddressRanges {
  public:
   // `first` and `last` must be of one family (callers check).
-  void add(const store::IpAddress& first, const store::IpAddress& last, Value value) {
+  void add(const net::IpAddress& first, const net::IpAddress& last, Value value) {
     if (first.family == 4)
       v4_.add(key4(first), key4(last), std::move(value));
     else
@@ -67,16 +67,16 @@ class AddressRanges {
     v4_.freeze();
     v6_.freeze();
   }
-  [[nodiscard]] const Value* find(const store::IpAddress& address) const noexcept {
+  [[nodiscard]] const Value* find(const net::IpAddress& address) const noexcept {
     return address.family == 4 ? v4_.find(key4(address)) : v6_.find(key6(address));
   }
   [[nodiscard]] size_t size() const noexcept { return v4_.size() + v6_.size(); }
 
  private:
-  static uint32_t key4(const store::IpAddress& a) noexcept {
+  static uint32_t key4(const net::IpAddress& a) noexcept {
     return (uint32_t{a.bytes[0]} << 24) | (uint32_t{a.bytes[1]} << 16) | (uint32_t{a.bytes[2]} << 8) | a.bytes[3];
   }
-  static Ipv6Key key6(const store::IpAddress& a) noexcept {
+  static Ipv6Key key6(const net::IpAddress& a) noexcept {
     Ipv6Key k = 0;
     for (uint8_t b : a.bytes) k = (k << 8) | b;
     return k;

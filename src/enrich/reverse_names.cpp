@@ -11,7 +11,7 @@
 namespace dnsleak::enrich {
 namespace {
 
-std::string key_of(const store::IpAddress& a) {
+std::string key_of(const net::IpAddress& a) {
   return std::string(reinterpret_cast<const char*>(a.bytes.data()), a.family == 4 ? 4 : 16);
 }
 
@@ -38,7 +38,7 @@ std::string query_ptr(res_state state, const std::string& name) {
 
 }  // namespace
 
-std::string ReverseNames::reverse_zone_name(const store::IpAddress& a) {
+std::string ReverseNames::reverse_zone_name(const net::IpAddress& a) {
   std::string name;
   if (a.family == 4) {
     for (int i = 3; i >= 0; --i) name += std::to_string(a.bytes[i]) + ".";
@@ -68,7 +68,7 @@ ReverseNames::~ReverseNames() {
   if (worker_.joinable()) worker_.join();
 }
 
-std::optional<std::string> ReverseNames::lookup(const store::IpAddress& address) {
+std::optional<std::string> ReverseNames::lookup(const net::IpAddress& address) {
   if (!enabled_) return std::nullopt;
   const std::string key = key_of(address);
   std::lock_guard lock(mutex_);
@@ -95,7 +95,7 @@ void ReverseNames::run() {
     state.nscount = 1;
   }
   while (true) {
-    store::IpAddress address;
+    net::IpAddress address;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

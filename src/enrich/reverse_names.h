@@ -11,7 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "store/observation.h"
+#include "net/ip_address.h"
 
 namespace dnsleak::enrich {
 
@@ -25,10 +25,10 @@ class ReverseNames {
   ReverseNames& operator=(const ReverseNames&) = delete;
 
   // The PTR name; "" when the address has none; nullopt when not known (yet).
-  [[nodiscard]] std::optional<std::string> lookup(const store::IpAddress& address);
+  [[nodiscard]] std::optional<std::string> lookup(const net::IpAddress& address);
 
   // The name `1.2.0.192.in-addr.arpa` / nibble form under ip6.arpa (RFC 1035 3.5, RFC 3596 2.5).
-  [[nodiscard]] static std::string reverse_zone_name(const store::IpAddress& address);
+  [[nodiscard]] static std::string reverse_zone_name(const net::IpAddress& address);
 
   static constexpr size_t kMaxCache = 65536;
   static constexpr size_t kMaxQueue = 1024;
@@ -40,7 +40,7 @@ class ReverseNames {
   const std::optional<std::pair<std::string, uint16_t>> nameserver_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<store::IpAddress> queue_;
+  std::deque<net::IpAddress> queue_;
   std::unordered_map<std::string, std::optional<std::string>> cache_;  // nullopt: queued
   bool stopping_ = false;
   std::thread worker_;

@@ -55,13 +55,12 @@ HttpResponse json_error(int status, std::string_view code, std::string_view mess
   return json_response(status, json::object{{"error", json::object{{"code", code}, {"message", message}}}});
 }
 
-Api::Api(ApiConfig config, const testname::TokenAuthority& tokens, const store::ObservationStore& store,
-         EgressStore& egress, const enrich::Enricher& enricher, std::function<std::string()> metrics)
+Api::Api(ApiConfig config, const testname::TokenAuthority& tokens, store::ObservationStore& store,
+         const enrich::Enricher& enricher, std::function<std::string()> metrics)
     : config_(std::move(config)),
       zone_text_(config_.zone.to_text()),
       tokens_(tokens),
       store_(store),
-      egress_(egress),
       enricher_(enricher),
       metrics_(std::move(metrics)) {}
 
@@ -111,7 +110,7 @@ std::optional<HttpResponse> Api::probe(const HttpRequest& request) const {
       testname::TokenCheck::valid) {
     return std::nullopt;
   }
-  egress_.record(token.test_id(), request.remote, request.now_ms);
+  store_.record_egress(token.test_id(), request.remote, request.now_ms);
   HttpResponse r;
   r.status = 204;
   r.content_type.clear();
@@ -148,7 +147,9 @@ HttpResponse Api::create_test(const HttpRequest& request) const {
   if (type != "standard" && type != "extended") {
     return json_error(400, "bad_type", "'type' must be \"standard\" or \"extended\"");
   }
-  const testname::TestToken token = tokens_.issue(static_cast<uint32_t>(request.now_ms / 1000));
+  const Result<testname::TestToken> issued = tokens_.issue(static_cast<uint32_t>(request.now_ms / 1000));
+  if (!issued) return json_error(503, "cannot_issue", issued.error().message);
+  const testname::TestToken& token = *issued;
   const std::string t = token.text();
   json::array names;
   const unsigned plain = count                ? static_cast<unsigned>(*count)
@@ -177,10 +178,9 @@ HttpResponse Api::test_results(const testname::TestToken& token, std::string_vie
   verdict::Expectations expected;
   for (const auto& [key, value] : query_params(query)) {
     if (key == "expect_resolver") {
-      store::IpAddress a;
-      if (!enrich::parse_ip(value, a))
-        return json_error(400, "bad_expect_resolver", "'" + value + "' is not an IP address");
-      expected.resolvers.push_back(a);
+      const Result<net::IpAddress> a = net::parse_ip(value);
+      if (!a) return json_error(400, "bad_expect_resolver", a.error().message);
+      expected.resolvers.push_back(*a);
     } else if (key == "expect_asn") {
       char* end = nullptr;
       const unsigned long asn = std::strtoul(value.c_str(), &end, 10);
@@ -189,8 +189,8 @@ HttpResponse Api::test_results(const testname::TestToken& token, std::string_vie
       expected.asns.push_back(static_cast<uint32_t>(asn));
     }
   }
-  json::object out =
-      results_json(store_.observations_of(token.test_id()), egress_.of(token.test_id(), now_ms), enricher_, expected);
+  json::object out = results_json(store_.observations_of(token.test_id()), store_.egress_of(token.test_id(), now_ms),
+                                  enricher_, expected);
   out["id"] = test_handle(token);
   out["expires_at"] = rfc3339_ms((int64_t{token.issued_at()} + tokens_.max_age_seconds()) * 1000);
   return json_response(200, out);

@@ -19,8 +19,7 @@
 
 #include "dns/name.h"
 #include "enrich/enricher.h"
-#include "http/egress_store.h"
-#include "store/memory_store.h"
+#include "store/store.h"
 #include "testname/test_token.h"
 
 namespace dnsleak::http {
@@ -29,7 +28,7 @@ struct HttpRequest {
   std::string method;
   std::string target;  // path and query
   std::string host;    // Host header, port included if sent
-  store::IpAddress remote;
+  net::IpAddress remote;
   std::string body;
   int64_t now_ms = 0;
 };
@@ -50,8 +49,8 @@ struct ApiConfig {
 
 class Api {
  public:
-  Api(ApiConfig config, const testname::TokenAuthority& tokens, const store::ObservationStore& store,
-      EgressStore& egress, const enrich::Enricher& enricher, std::function<std::string()> metrics);
+  Api(ApiConfig config, const testname::TokenAuthority& tokens, store::ObservationStore& store,
+      const enrich::Enricher& enricher, std::function<std::string()> metrics);
 
   [[nodiscard]] HttpResponse handle(const HttpRequest& request) const;
 
@@ -63,7 +62,7 @@ class Api {
 
   [[nodiscard]] const store::ObservationStore& store() const noexcept { return store_; }
   // Starts the background PTR lookup of an address (see enrich::ReverseNames).
-  void prefetch_reverse_name(const store::IpAddress& address) const { (void)enricher_.reverse_name(address); }
+  void prefetch_reverse_name(const net::IpAddress& address) const { (void)enricher_.reverse_name(address); }
 
  private:
   HttpResponse create_test(const HttpRequest& request) const;
@@ -75,8 +74,7 @@ class Api {
   ApiConfig config_;
   std::string zone_text_;
   const testname::TokenAuthority& tokens_;
-  const store::ObservationStore& store_;
-  EgressStore& egress_;
+  store::ObservationStore& store_;
   const enrich::Enricher& enricher_;
   std::function<std::string()> metrics_;
 };

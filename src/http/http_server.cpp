@@ -9,22 +9,22 @@
 #include <stdexcept>
 #include <thread>
 
-#include "auth/dns_service.h"
 #include "http/results.h"
+#include "net/clock.h"
 
 namespace dnsleak::http {
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-using tcp = net::ip::tcp;
+using tcp = asio::ip::tcp;
 
 namespace {
 
-store::IpAddress to_ip(const tcp::endpoint& e) {
-  store::IpAddress a;
-  const net::ip::address address = e.address();
+net::IpAddress to_ip(const tcp::endpoint& e) {
+  net::IpAddress a;
+  const asio::ip::address address = e.address();
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    const auto bytes = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_bytes();
+    const auto bytes = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_bytes();
     std::memcpy(a.bytes.data(), bytes.data(), 4);
   } else if (address.is_v4()) {
     const auto bytes = address.to_v4().to_bytes();
@@ -37,16 +37,16 @@ store::IpAddress to_ip(const tcp::endpoint& e) {
   return a;
 }
 
-tcp::endpoint to_endpoint(const auth::SocketAddress& s) {
-  const store::IpAddress ip = s.ip();
+tcp::endpoint to_endpoint(const net::SocketAddress& s) {
+  const net::IpAddress ip = s.ip();
   if (ip.family == 4) {
-    net::ip::address_v4::bytes_type b;
+    asio::ip::address_v4::bytes_type b;
     std::memcpy(b.data(), ip.bytes.data(), 4);
-    return {net::ip::address_v4(b), s.port()};
+    return {asio::ip::address_v4(b), s.port()};
   }
-  net::ip::address_v6::bytes_type b;
+  asio::ip::address_v6::bytes_type b;
   std::memcpy(b.data(), ip.bytes.data(), 16);
-  return {net::ip::address_v6(b), s.port()};
+  return {asio::ip::address_v6(b), s.port()};
 }
 
 }  // namespace
@@ -58,9 +58,9 @@ struct HttpServer::Impl {
   const Api& api;
   HttpStats stats;
   bool stopped = false;
-  std::vector<auth::SocketAddress> bound;
+  std::vector<net::SocketAddress> bound;
   std::thread thread;
-  net::io_context io{1};
+  asio::io_context io{1};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
 
   Impl(HttpServerOptions o, const Api& a) : options(std::move(o)), api(a) {}
@@ -108,8 +108,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::connection_reset ||
-        ec == net::error::operation_aborted || ec == net::error::eof) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted || ec == asio::error::eof) {
       return close();
     }
     if (ec == bhttp::error::body_limit) return reply_error(413, "body_too_large", "the request body is too large");
@@ -127,7 +127,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.host = std::string(req[bhttp::field::host]);
     request.remote = remote_;
     request.body = req.body();
-    request.now_ms = auth::unix_now_ms();
+    request.now_ms = net::unix_now_ms();
     keep_alive_ = req.keep_alive();
 
     if (request.method == "GET") {
@@ -190,7 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // A client sends nothing on an event stream; a read that completes means it went away, and its
   // place among the streams is freed at once rather than at the next write.
   void watch_for_close() {
-    stream_.socket().async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    stream_.socket().async_read_some(asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t) {
       if (!ec) return self->watch_for_close();
       self->finished_ = true;
       self->close();
@@ -201,7 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(std::string text) {
     out_ = std::move(text);
     stream_.expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
-    net::async_write(stream_, net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || self->finished_) return self->close();
       self->schedule_tick();
     });
@@ -218,7 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Only what arrived since the last tick, at most kPerTick of it: a flooded test costs a stream
     // a bounded amount per tick, and evictions cannot shift what was already sent.
     const store::ObservationPage page = server_.api.store().observations_since(test_id_, cursor_, kPerTick);
-    cursor_ = page.cursor;
+    cursor_ = page.next;
     const auto& observations = page.observations;
     std::string text;
     for (size_t i = 0; i < observations.size(); ++i) {
@@ -251,16 +251,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
-  net::steady_timer timer_;
+  asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  store::IpAddress remote_;
+  net::IpAddress remote_;
   bool keep_alive_ = true;
   bool streaming_ = false;
   bool finished_ = false;
   bool closed_ = false;
   testname::TestId test_id_{};
-  uint64_t cursor_ = 0;  // the store's cursor after the last observation sent
+  store::Cursor cursor_;  // the store's cursor after the last observation sent
   static constexpr size_t kPerTick = 256;
   int idle_ticks_ = 0;
   std::string out_;
@@ -272,10 +272,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
   acceptor.async_accept([this, &acceptor](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted) return;
+    if (ec == asio::error::operation_aborted) return;
     if (ec) {
       // Out of descriptors (or another transient failure): accepting again at once would spin.
-      auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(100));
+      auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
       timer->async_wait([this, &acceptor, timer](beast::error_code) { accept(acceptor); });
       return;
     }
@@ -293,33 +293,45 @@ void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
 }
 
 HttpServer::HttpServer(HttpServerOptions options, const Api& api)
-    : impl_(std::make_unique<Impl>(std::move(options), api)) {
-  for (const auth::SocketAddress& address : impl_->options.listen) {
-    auto acceptor = std::make_unique<tcp::acceptor>(impl_->io);
+    : impl_(std::make_unique<Impl>(std::move(options), api)) {}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpServerOptions options, const Api& api) {
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), api));
+  Impl& impl = *server->impl_;
+  for (const net::SocketAddress& address : impl.options.listen) {
+    auto acceptor = std::make_unique<tcp::acceptor>(impl.io);
     const tcp::endpoint endpoint = to_endpoint(address);
     beast::error_code ec;
     // Each step reports into `ec`, checked below (the returned copy of it is not needed).
     (void)acceptor->open(endpoint.protocol(), ec);
-    if (!ec) (void)acceptor->set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec && endpoint.address().is_v6()) (void)acceptor->set_option(net::ip::v6_only(true), ec);
+    if (!ec) (void)acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) (void)acceptor->set_option(asio::ip::v6_only(true), ec);
     if (!ec) (void)acceptor->bind(endpoint, ec);
-    if (!ec) (void)acceptor->listen(net::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error("cannot listen for HTTP on " + address.to_string() + ": " + ec.message());
-    auth::SocketAddress actual = address;
-    actual.set_port(acceptor->local_endpoint().port());
-    impl_->bound.push_back(actual);
-    impl_->acceptors.push_back(std::move(acceptor));
+    if (!ec) (void)acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    asio::ip::tcp::endpoint local;
+    if (!ec) local = acceptor->local_endpoint(ec);
+    if (ec) return fail("cannot listen for HTTP on " + address.to_string() + ": " + ec.message());
+    net::SocketAddress actual = address;
+    actual.set_port(local.port());
+    impl.bound.push_back(actual);
+    impl.acceptors.push_back(std::move(acceptor));
   }
+  return server;
 }
 
 HttpServer::~HttpServer() { stop(); }
 
-const std::vector<auth::SocketAddress>& HttpServer::bound() const noexcept { return impl_->bound; }
+const std::vector<net::SocketAddress>& HttpServer::bound() const noexcept { return impl_->bound; }
 const HttpStats& HttpServer::stats() const noexcept { return impl_->stats; }
 
-void HttpServer::start() {
+Result<void> HttpServer::start() {
   for (auto& acceptor : impl_->acceptors) impl_->accept(*acceptor);
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  try {
+    impl_->thread = std::thread([this] { impl_->io.run(); });
+  } catch (const std::system_error& e) {
+    return fail(std::string("cannot start the HTTP thread: ") + e.what());
+  }
+  return {};
 }
 
 void HttpServer::stop() noexcept {

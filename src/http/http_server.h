@@ -8,13 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "auth/listen_address.h"
 #include "http/api.h"
+#include "net/error.h"
+#include "net/socket_address.h"
 
 namespace dnsleak::http {
 
 struct HttpServerOptions {
-  std::vector<auth::SocketAddress> listen;
+  std::vector<net::SocketAddress> listen;
   size_t max_connections = 512;
   size_t max_streams = 64;          // concurrent event streams
   int request_timeout_ms = 10'000;  // to read one request (slow clients) or write one answer
@@ -33,20 +34,22 @@ struct HttpStats {
 
 class HttpServer {
  public:
-  // Binds every address or throws std::runtime_error naming the one that failed.
-  HttpServer(HttpServerOptions options, const Api& api);
+  // Binds every address, or fails naming the one that failed.
+  [[nodiscard]] static Result<std::unique_ptr<HttpServer>> create(HttpServerOptions options, const Api& api);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  [[nodiscard]] const std::vector<auth::SocketAddress>& bound() const noexcept;
-  void start();
+  [[nodiscard]] const std::vector<net::SocketAddress>& bound() const noexcept;
+  // Starts the server's thread; fails if the system gives no more threads.
+  [[nodiscard]] Result<void> start();
   void stop() noexcept;
   [[nodiscard]] const HttpStats& stats() const noexcept;
 
   struct Impl;  // opaque: Beast stays in http_server.cpp
 
  private:
+  HttpServer(HttpServerOptions options, const Api& api);
   std::unique_ptr<Impl> impl_;
 };
 

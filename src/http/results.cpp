@@ -13,7 +13,7 @@ namespace json = boost::json;
 
 std::string rfc3339_ms(int64_t unix_ms) {
   char text[64];
-  return std::string(text, store::format_time_ms(unix_ms, text));
+  return std::string(text, net::format_time_ms(unix_ms, text));
 }
 
 json::object network_json(const verdict::Network& n) {
@@ -28,14 +28,14 @@ json::object network_json(const verdict::Network& n) {
 namespace {
 
 std::string subnet_text(const dns::ClientSubnet& s) {
-  store::IpAddress a;
+  net::IpAddress a;
   a.family = s.family == 2 ? 6 : 4;
   a.bytes = s.address;
   return a.to_string() + "/" + std::to_string(s.source_prefix);
 }
 
 struct ResolverSummary {
-  store::IpAddress address;
+  net::IpAddress address;
   std::set<std::string> transports, qtypes, sub_zones;
   uint64_t count = 0;
   int64_t first_ms = INT64_MAX, last_ms = 0;
@@ -53,7 +53,7 @@ json::object observation_json(const store::ResolverObservation& o) {
   j["time"] = rfc3339_ms(o.time_ms);
   j["resolver"] = o.resolver.to_string();
   j["family"] = o.resolver.family == 6 ? "ipv6" : "ipv4";
-  j["transport"] = store::to_string(o.transport);
+  j["transport"] = net::to_string(o.transport);
   j["qtype"] = std::string(store::qtype_name(o.qtype, std::span<char, 12>(scratch)));
   j["qname"] = o.qname.to_text();
   j["probe"] = std::string(o.probe.view());
@@ -63,13 +63,13 @@ json::object observation_json(const store::ResolverObservation& o) {
 }
 
 json::object results_json(const std::vector<store::ResolverObservation>& observations,
-                          const std::vector<EgressSighting>& egress, const enrich::Enricher& enricher,
+                          const std::vector<store::EgressSighting>& egress, const enrich::Enricher& enricher,
                           const verdict::Expectations& expected) {
   std::map<std::string, ResolverSummary> by_address;  // ordered: stable output
   for (const store::ResolverObservation& o : observations) {
     ResolverSummary& s = by_address[o.resolver.to_string()];
     s.address = o.resolver;
-    s.transports.insert(store::to_string(o.transport));
+    s.transports.insert(net::to_string(o.transport));
     char scratch[12];
     s.qtypes.insert(std::string(store::qtype_name(o.qtype, std::span<char, 12>(scratch))));
     if (o.sub_zone != store::SubZone::none) s.sub_zones.insert(store::to_string(o.sub_zone));
@@ -113,7 +113,7 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
     resolvers.push_back(std::move(r));
   }
   json::array exits;
-  for (const EgressSighting& e : egress) {
+  for (const store::EgressSighting& e : egress) {
     const verdict::Network network = enricher.network_of(e.address);
     evidence.egress.push_back({e.address, network});
     exits.push_back(json::object{{"address", e.address.to_string()},

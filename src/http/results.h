@@ -5,8 +5,7 @@
 #include <vector>
 
 #include "enrich/enricher.h"
-#include "http/egress_store.h"
-#include "store/observation.h"
+#include "store/store.h"
 #include "verdict/verdict.h"
 
 namespace dnsleak::http {
@@ -14,7 +13,7 @@ namespace dnsleak::http {
 // Groups observations by resolver address, enriches resolvers and exits, and judges.
 // `expected` comes from the request (what the user says their tunnel uses).
 [[nodiscard]] boost::json::object results_json(const std::vector<store::ResolverObservation>& observations,
-                                               const std::vector<EgressSighting>& egress,
+                                               const std::vector<store::EgressSighting>& egress,
                                                const enrich::Enricher& enricher, const verdict::Expectations& expected);
 
 [[nodiscard]] boost::json::object network_json(const verdict::Network& n);

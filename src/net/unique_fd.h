@@ -5,7 +5,7 @@
 
 #include <utility>
 
-namespace dnsleak::auth {
+namespace dnsleak::net {
 
 class UniqueFd {
  public:
@@ -32,4 +32,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace dnsleak::auth
+}  // namespace dnsleak::net

@@ -255,7 +255,7 @@ ServerConfig resolve(const RawSettings& raw) {
   const std::vector<std::string> listen =
       raw.dns_listen.empty() ? std::vector<std::string>{"0.0.0.0:53", "[::]:53"} : raw.dns_listen;
   for (const std::string& text : listen) {
-    const auto address = auth::parse_socket_address(text);
+    const auto address = net::parse_socket_address(text);
     if (!address) throw ConfigError("dns_listen: '" + text + "' is not ADDR:PORT (IPv6 as [ADDR]:PORT)");
     config.dns.listen.push_back(*address);
   }
@@ -288,7 +288,7 @@ ServerConfig resolve(const RawSettings& raw) {
   }
   config.observations_log = raw.observations_log.value_or("");
   for (const std::string& text : raw.http_listen) {
-    const auto address = auth::parse_socket_address(text);
+    const auto address = net::parse_socket_address(text);
     if (!address) throw ConfigError("http_listen: '" + text + "' is not ADDR:PORT (IPv6 as [ADDR]:PORT)");
     config.http_listen.push_back(*address);
   }

@@ -55,7 +55,7 @@ struct ServerConfig {
   std::string observations_log;  // empty: none; "-": standard output
   uint32_t store_max_observations = 1u << 20;
   int64_t store_max_age_ms = 3'600'000;
-  std::vector<auth::SocketAddress> http_listen;  // empty: no HTTP server
+  std::vector<net::SocketAddress> http_listen;  // empty: no HTTP server
   std::string web_root;
   enrich::EnrichmentSources enrichment;
 };

@@ -9,29 +9,46 @@
 #include "auth/responder.h"
 #include "enrich/enricher.h"
 #include "http/api.h"
-#include "http/egress_store.h"
 #include "http/http_server.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/server_options.h"
-#include "store/memory_store.h"
 #include "store/observation_log.h"
+#include "store/store.h"
 #include "testname/test_token.h"
 
 namespace {
 
 using namespace dnsleak;
 
-void print_store_stats(const store::StoreStats& s) {
-  std::fprintf(
-      stderr, "dnsleakd: store held=%llu recorded=%llu evicted=%llu\n", static_cast<unsigned long long>(s.held),
-      static_cast<unsigned long long>(s.recorded),
-      static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired));
+void print_store_stats(const store::StoreStats& s, const std::vector<store::ObservationSink*>& sinks) {
+  std::fprintf(stderr, "dnsleakd: store held=%llu recorded=%llu evicted=%llu lost=%llu",
+               static_cast<unsigned long long>(s.held), static_cast<unsigned long long>(s.recorded),
+               static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired),
+               static_cast<unsigned long long>(s.lost));
+  for (const store::ObservationSink* sink : sinks) {
+    if (std::string_view(sink->sink_name()) == "store") continue;
+    std::fprintf(stderr, "; %s recorded=%llu lost=%llu", sink->sink_name(),
+                 static_cast<unsigned long long>(sink->sink_stats().recorded),
+                 static_cast<unsigned long long>(sink->sink_stats().lost));
+  }
+  std::fprintf(stderr, "\n");
+}
+
+// A failure at start: said once, the exit code 1.
+int startup_error(const Error& e) {
+  std::fprintf(stderr, "dnsleakd: %s\n", e.message.c_str());
+  return 1;
 }
 
 int print_token(const server::TokenCommand& command) {
   const testname::TokenAuthority authority(command.secret);
-  const testname::TestToken token = authority.issue(static_cast<uint32_t>(std::time(nullptr)));
+  const Result<testname::TestToken> issued = authority.issue(static_cast<uint32_t>(std::time(nullptr)));
+  if (!issued) {
+    std::fprintf(stderr, "dnsleakd: %s\n", issued.error().message.c_str());
+    return 1;
+  }
+  const testname::TestToken& token = *issued;
   if (command.probe.empty()) {
     std::printf("%s\n", token.text().c_str());
     return 0;
@@ -58,50 +75,61 @@ int serve(const server::ServerConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const testname::TokenAuthority tokens(config.secret, config.zone.token_max_age_seconds);
-  store::MemoryStoreOptions store_options;
-  store_options.capacity = config.store_max_observations;
+  store::StoreOptions store_options;
+  store_options.max_observations = config.store_max_observations;
   store_options.max_age_ms = config.store_max_age_ms;
   store_options.zone = config.zone.apex;
-  store::MemoryStore memory_store(std::move(store_options));
+  Result<std::unique_ptr<store::ObservationStore>> made_store = store::make_store("memory", std::move(store_options));
+  if (!made_store) return startup_error(made_store.error());
+  store::ObservationStore& observation_store = **made_store;
   std::unique_ptr<store::ObservationLog> log;
-  std::vector<store::ObservationSink*> sinks{&memory_store};
+  std::vector<store::ObservationSink*> sinks{&observation_store};
   if (!config.observations_log.empty()) {
-    log = std::make_unique<store::ObservationLog>(config.observations_log, config.node_id);
+    Result<std::unique_ptr<store::ObservationLog>> opened =
+        store::ObservationLog::open(config.observations_log, config.node_id);
+    if (!opened) return startup_error(opened.error());
+    log = std::move(*opened);
     sinks.push_back(log.get());
   }
   const auth::Responder responder(config.zone, tokens);
-  auth::DnsService service(config.dns, responder, sinks);
+  Result<std::unique_ptr<auth::DnsService>> made_service = auth::DnsService::create(config.dns, responder, sinks);
+  if (!made_service) return startup_error(made_service.error());
+  auth::DnsService& service = **made_service;
 
   // HTTP: the API, the page, the probes. Enrichment data load only when it is served.
   std::unique_ptr<enrich::Enricher> enricher;
-  std::unique_ptr<http::EgressStore> egress;
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::HttpServer> http_server;
   if (!config.http_listen.empty()) {
-    enricher = std::make_unique<enrich::Enricher>(config.enrichment);
-    egress = std::make_unique<http::EgressStore>(config.store_max_observations / 8 + 1024, config.store_max_age_ms);
+    Result<std::unique_ptr<enrich::Enricher>> loaded = enrich::Enricher::load(config.enrichment);
+    if (!loaded) return startup_error(loaded.error());
+    enricher = std::move(*loaded);
     http::ApiConfig api_config;
     api_config.zone = config.zone.apex;
     api_config.web_root = config.web_root.empty() ? DNSLEAK_DEFAULT_WEB_ROOT : config.web_root;
-    api = std::make_unique<http::Api>(api_config, tokens, memory_store, *egress, *enricher, [&]() {
-      return server::prometheus_text(service.counters(), memory_store.stats(),
+    api = std::make_unique<http::Api>(api_config, tokens, observation_store, *enricher, [&]() {
+      return server::prometheus_text(service.counters(), observation_store.stats(), sinks,
                                      http_server ? &http_server->stats() : nullptr);
     });
     http::HttpServerOptions http_options;
     http_options.listen = config.http_listen;
-    http_server = std::make_unique<http::HttpServer>(http_options, *api);
+    Result<std::unique_ptr<http::HttpServer>> made_http = http::HttpServer::create(http_options, *api);
+    if (!made_http) return startup_error(made_http.error());
+    http_server = std::move(*made_http);
   }
 
-  service.start();
-  if (http_server) http_server->start();
+  if (Result<void> started = service.start(); !started) return startup_error(started.error());
+  if (http_server) {
+    if (Result<void> started = http_server->start(); !started) return startup_error(started.error());
+  }
   std::string where;
-  for (const auth::SocketAddress& a : service.bound()) {
+  for (const net::SocketAddress& a : service.bound()) {
     if (!where.empty()) where += ' ';
     where += a.to_string();
   }
   std::string http_where;
   if (http_server) {
-    for (const auth::SocketAddress& a : http_server->bound()) {
+    for (const net::SocketAddress& a : http_server->bound()) {
       http_where += ' ';
       http_where += a.to_string();
     }
@@ -114,7 +142,7 @@ int serve(const server::ServerConfig& config) {
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGUSR1) {
       std::fprintf(stderr, "dnsleakd: counters %s\n", auth::to_json(service.counters()).c_str());
-      print_store_stats(memory_store.stats());
+      print_store_stats(observation_store.stats(), sinks);
       continue;
     }
     break;
@@ -122,7 +150,7 @@ int serve(const server::ServerConfig& config) {
   if (http_server) http_server->stop();
   service.stop();
   std::fprintf(stderr, "dnsleakd: stopped; counters %s\n", auth::to_json(service.counters()).c_str());
-  print_store_stats(memory_store.stats());
+  print_store_stats(observation_store.stats(), sinks);
   return 0;
 }
 

@@ -24,7 +24,7 @@ void sample(std::string& out, const char* name, const std::string& labels, uint6
 }  // namespace
 
 std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreStats& store,
-                            const http::HttpStats* http) {
+                            const std::vector<store::ObservationSink*>& sinks, const http::HttpStats* http) {
   std::string out;
   metric(out, "dnsleak_dns_packets_total", "counter", "DNS packets by what became of them (drop_* were not answered).");
   for (size_t i = 0; i < auth::kOutcomeCount; ++i) {
@@ -43,6 +43,16 @@ std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreSt
   metric(out, "dnsleak_store_evictions_total", "counter", "Observations dropped from the store, by reason.");
   sample(out, "dnsleak_store_evictions_total", "reason=\"expired\"", store.evicted_expired);
   sample(out, "dnsleak_store_evictions_total", "reason=\"capacity\"", store.evicted_capacity);
+  metric(out, "dnsleak_store_egress_tests", "gauge", "Tests with egress sightings held in the store.");
+  sample(out, "dnsleak_store_egress_tests", "", store.egress_tests);
+  metric(out, "dnsleak_sink_observations_total", "counter",
+         "Observations each sink (the store, the log) kept or lost (a failed write, a backend that failed).");
+  for (const store::ObservationSink* sink : sinks) {
+    const store::ObservationSink::Stats s = sink->sink_stats();
+    const std::string name = "sink=\"" + std::string(sink->sink_name()) + "\"";
+    sample(out, "dnsleak_sink_observations_total", name + ",result=\"kept\"", s.recorded);
+    sample(out, "dnsleak_sink_observations_total", name + ",result=\"lost\"", s.lost);
+  }
   if (http != nullptr) {
     metric(out, "dnsleak_http_responses_total", "counter", "HTTP responses by status class.");
     sample(out, "dnsleak_http_responses_total", "class=\"2xx\"", http->responses_2xx);

@@ -64,11 +64,6 @@ constexpr uint8_t kFlagCookie = 16;
 constexpr uint8_t kFlagSubnet = 32;
 constexpr uint8_t kFlagCaseBeyond = 64;
 
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 int64_t load_time(const uint8_t* p) noexcept {
   uint64_t v = 0;
   for (int i = 0; i < 6; ++i) v = (v << 8) | p[i];
@@ -133,23 +128,24 @@ void MemoryStore::FreeDeleter::operator()(void* p) const noexcept { std::free(p)
 
 size_t MemoryStore::record_size() noexcept { return sizeof(Record); }
 
-MemoryStore::MemoryStore(MemoryStoreOptions options) : options_(std::move(options)) {
-  if (options_.capacity == 0) options_.capacity = 1;
-  if (options_.capacity > kMaxCapacity) options_.capacity = kMaxCapacity;
-  if (!options_.now_ms) options_.now_ms = system_now_ms;
+MemoryStore::MemoryStore(StoreOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : net::system_clock()),
+      capacity_(std::clamp<uint32_t>(options_.max_observations, 1, kMaxCapacity)),
+      egress_(options_.max_egress_tests != 0 ? options_.max_egress_tests : options_.max_observations / 8 + 1024,
+              options_.max_age_ms) {
   static_assert(sizeof(Group) == 64, "a group is one cache line");
   static_assert(offsetof(Group, tags) == 0 && kGroupSlots + 1 + 3 == 16, "tags are the group's first 16 octets");
-  records_.reset(reserve_zeroed<Record>(options_.capacity));
-  group_count_ = index_groups_for(options_.capacity);
+  records_.reset(reserve_zeroed<Record>(capacity_));
+  group_count_ = index_groups_for(capacity_);
   // One group more than needed, so the groups can start on a cache line.
   size_t space = (group_count_ + 1) * sizeof(Group);
   group_memory_.reset(reserve_zeroed<uint8_t>(space));
   void* first = group_memory_.get();
   groups_ = std::launder(static_cast<Group*>(std::align(alignof(Group), group_count_ * sizeof(Group), first, space)));
-  subnets_.reset(reserve_zeroed<SubnetEntry>(options_.capacity));
-  stats_.capacity = options_.capacity;
-  stats_.reserved_bytes =
-      options_.capacity * (sizeof(Record) + sizeof(SubnetEntry)) + (group_count_ + 1) * sizeof(Group);
+  subnets_.reset(reserve_zeroed<SubnetEntry>(capacity_));
+  stats_.capacity = capacity_;
+  reserved_bytes_ = uint64_t{capacity_} * (sizeof(Record) + sizeof(SubnetEntry)) + (group_count_ + 1) * sizeof(Group);
 }
 
 MemoryStore::~MemoryStore() = default;
@@ -158,11 +154,11 @@ uint32_t MemoryStore::position_of_seq(uint64_t seq) const noexcept {
   // From the tail's position, not seq % capacity: a 64-bit division costs more than the rest of
   // this, and the store asks several times per observation. Valid for tail <= seq <= tail + capacity.
   const uint64_t p = tail_position_ + (seq - tail_seq_);
-  return static_cast<uint32_t>(p >= options_.capacity ? p - options_.capacity : p);
+  return static_cast<uint32_t>(p >= capacity_ ? p - capacity_ : p);
 }
 
 uint64_t MemoryStore::seq_of(uint32_t position) const noexcept {
-  return tail_seq_ + forward_distance(tail_position_, position, options_.capacity);
+  return tail_seq_ + forward_distance(tail_position_, position, capacity_);
 }
 
 bool MemoryStore::is_live_and_older(uint32_t position, uint64_t than_seq) const noexcept {
@@ -227,8 +223,8 @@ void MemoryStore::evict_oldest() noexcept {
     erase(hash, *at);
   }
   ++tail_seq_;
-  tail_position_ = position + 1 == options_.capacity ? 0 : position + 1;
-  while (subnet_tail_ < subnet_head_ && subnets_[subnet_tail_ % options_.capacity].seq < tail_seq_) {
+  tail_position_ = position + 1 == capacity_ ? 0 : position + 1;
+  while (subnet_tail_ < subnet_head_ && subnets_[subnet_tail_ % capacity_].seq < tail_seq_) {
     ++subnet_tail_;
   }
 }
@@ -242,19 +238,19 @@ void MemoryStore::evict_expired(int64_t now_ms) noexcept {
 
 void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
   std::lock_guard lock(mutex_);
-  evict_expired(options_.now_ms());
+  evict_expired(clock_.unix_ms());
   // Each new test id lands on a random index slot, and so does each record evicted to make room:
   // a cache miss each. Ask for the slots a few observations ahead of the one being stored, so the
   // misses overlap without asking for more lines at once than the core can have in flight (all of
   // a batch's at once measured slower: most of those requests stalled or were dropped).
   constexpr size_t kAhead = 8;
   const uint64_t first_tail = tail_seq_;
-  const uint64_t room = options_.capacity - (head_seq_ - tail_seq_);  // observations stored before evicting
+  const uint64_t room = capacity_ - (head_seq_ - tail_seq_);  // observations stored before evicting
   auto prefetch_slots_for = [&](size_t j) {
     __builtin_prefetch(&groups_[home_group(hash_id(batch[j].token.test_id()))]);
     // Storing observation j evicts the oldest record then; one that predates the batch (j below
     // the capacity) can be read now. Later ones are this batch's own, not written yet.
-    if (j >= room && j < options_.capacity) {
+    if (j >= room && j < capacity_) {
       testname::TestId id;
       std::memcpy(id.data(), records_[position_of_seq(first_tail + (j - room))].token, id.size());
       __builtin_prefetch(&groups_[home_group(hash_id(id))]);
@@ -264,7 +260,7 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
   for (size_t k = 0; k < batch.size(); ++k) {
     if (k + kAhead < batch.size()) prefetch_slots_for(k + kAhead);
     const ResolverObservation& o = batch[k];
-    if (head_seq_ - tail_seq_ == options_.capacity) {
+    if (head_seq_ - tail_seq_ == capacity_) {
       evict_oldest();
       ++stats_.evicted_capacity;
     }
@@ -278,7 +274,7 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
     r.edns_payload_size = o.edns_payload_size;
     const CaseMask mask = case_mask_of(o.qname);
     r.flags = static_cast<uint8_t>((o.resolver.family == 6 ? kFlagIpv6 : 0) |
-                                   (o.transport == Transport::tcp ? kFlagTcp : 0) | (o.edns ? kFlagEdns : 0) |
+                                   (o.transport == net::Transport::tcp ? kFlagTcp : 0) | (o.edns ? kFlagEdns : 0) |
                                    (o.dnssec_ok ? kFlagDnssecOk : 0) | (o.cookie ? kFlagCookie : 0) |
                                    (o.has_client_subnet ? kFlagSubnet : 0) | (mask.beyond ? kFlagCaseBeyond : 0));
     r.kinds = static_cast<uint8_t>(static_cast<uint8_t>(o.sub_zone) | (static_cast<uint8_t>(o.answer) << 4));
@@ -294,7 +290,7 @@ void MemoryStore::record(std::span<const ResolverObservation> batch) noexcept {
     r.prev = found ? entry & kPositionMask : 0;  // the newest record of this test so far, or none
     entry = (position + 1) | extra_tag_of(hash);
     if (o.has_client_subnet) {
-      subnets_[subnet_head_ % options_.capacity] = SubnetEntry{head_seq_, o.client_subnet};
+      subnets_[subnet_head_ % capacity_] = SubnetEntry{head_seq_, o.client_subnet};
       ++subnet_head_;
     }
     ++head_seq_;
@@ -312,7 +308,7 @@ ResolverObservation MemoryStore::restore(uint32_t position) const {
   o.resolver_port = r.resolver_port;
   o.qtype = r.qtype;
   o.edns_payload_size = r.edns_payload_size;
-  o.transport = (r.flags & kFlagTcp) ? Transport::tcp : Transport::udp;
+  o.transport = (r.flags & kFlagTcp) ? net::Transport::tcp : net::Transport::udp;
   o.edns = (r.flags & kFlagEdns) != 0;
   o.dnssec_ok = (r.flags & kFlagDnssecOk) != 0;
   o.cookie = (r.flags & kFlagCookie) != 0;
@@ -328,14 +324,14 @@ ResolverObservation MemoryStore::restore(uint32_t position) const {
     uint64_t lo = subnet_tail_, hi = subnet_head_;
     while (lo < hi) {
       const uint64_t mid = lo + (hi - lo) / 2;
-      if (subnets_[mid % options_.capacity].seq < seq)
+      if (subnets_[mid % capacity_].seq < seq)
         lo = mid + 1;
       else
         hi = mid;
     }
-    if (lo < subnet_head_ && subnets_[lo % options_.capacity].seq == seq) {
+    if (lo < subnet_head_ && subnets_[lo % capacity_].seq == seq) {
       o.has_client_subnet = true;
-      o.client_subnet = subnets_[lo % options_.capacity].subnet;
+      o.client_subnet = subnets_[lo % capacity_].subnet;
     }
   }
   // The qname: `<token>-<probe>[.sub-zone].<zone>`, lowercase, then the recorded case applied.
@@ -358,11 +354,13 @@ ResolverObservation MemoryStore::restore(uint32_t position) const {
   return o;
 }
 
-ObservationPage MemoryStore::observations_since(const testname::TestId& id, uint64_t after, size_t limit) const {
+ObservationPage MemoryStore::observations_since(const testname::TestId& id, Cursor cursor, size_t limit) const {
+  // The cursor is a sequence number + 1, so the default (0) means "from the start".
+  const uint64_t after = cursor.major();
   ObservationPage page;
-  page.cursor = after;
+  page.next = cursor;
   std::lock_guard lock(mutex_);
-  const int64_t oldest_allowed = options_.now_ms() - options_.max_age_ms;
+  const int64_t oldest_allowed = clock_.unix_ms() - options_.max_age_ms;
   const auto at = find(id, hash_id(id));
   uint32_t link = at ? groups_[at->group].entries[at->slot] & kPositionMask : 0;
   uint64_t newer_than = head_seq_;
@@ -374,9 +372,9 @@ ObservationPage MemoryStore::observations_since(const testname::TestId& id, uint
     const Record& r = records_[position];
     if (std::memcmp(r.token, id.data(), id.size()) != 0) break;
     const uint64_t seq = seq_of(position);
-    if (seq + 1 <= after) break;  // cursors are sequence numbers + 1, so 0 means "from the start"
+    if (seq + 1 <= after) break;
     if (first) {
-      page.cursor = seq + 1;
+      page.next = Cursor::at(seq + 1);
       first = false;
     }
     if (page.observations.size() == limit) {
@@ -392,10 +390,32 @@ ObservationPage MemoryStore::observations_since(const testname::TestId& id, uint
 }
 
 StoreStats MemoryStore::stats() const noexcept {
-  std::lock_guard lock(mutex_);
-  StoreStats s = stats_;
-  s.held = head_seq_ - tail_seq_;
+  StoreStats s;
+  {
+    std::lock_guard lock(mutex_);
+    s = stats_;
+    s.held = head_seq_ - tail_seq_;
+  }
+  s.egress_tests = egress_.tests();
   return s;
+}
+
+ObservationSink::Stats MemoryStore::sink_stats() const noexcept {
+  std::lock_guard lock(mutex_);
+  return {stats_.recorded, stats_.lost};
+}
+
+void MemoryStore::record_egress(const testname::TestId& id, const net::IpAddress& address, int64_t now_ms) noexcept {
+  try {
+    egress_.record(id, address, now_ms);
+  } catch (const std::bad_alloc&) {
+    std::lock_guard lock(mutex_);
+    ++stats_.lost;
+  }
+}
+
+std::vector<EgressSighting> MemoryStore::egress_of(const testname::TestId& id, int64_t now_ms) const {
+  return egress_.of(id, now_ms);
 }
 
 }  // namespace dnsleak::store

@@ -8,50 +8,10 @@
 #include <optional>
 #include <vector>
 
-#include "store/observation.h"
+#include "store/egress_table.h"
+#include "store/store.h"
 
 namespace dnsleak::store {
-
-struct StoreStats {
-  uint64_t held = 0;              // observations in the store now
-  uint64_t recorded = 0;          // observations ever recorded
-  uint64_t evicted_expired = 0;   // dropped because older than the maximum age
-  uint64_t evicted_capacity = 0;  // dropped, oldest first, to make room
-  uint64_t capacity = 0;          // most observations held at once
-  uint64_t reserved_bytes = 0;    // address space reserved (touched only as the store fills)
-};
-
-// Observations of one test newer than a cursor, oldest first, and the cursor to ask from next.
-struct ObservationPage {
-  std::vector<ResolverObservation> observations;
-  uint64_t cursor = 0;     // pass back to get only what came after
-  bool truncated = false;  // more than `limit` were newer: the oldest of them were left out
-};
-
-// Read side of a store; the API reads through it. Implementations are thread-safe.
-class ObservationStore : public ObservationSink {
- public:
-  // A test's observations newer than `after` (0: all still held), at most the newest `limit`,
-  // oldest first, qname restored in the case received. Costs what it returns, not what the test
-  // holds: live streams ask with their cursor on every tick.
-  [[nodiscard]] virtual ObservationPage observations_since(const testname::TestId& id, uint64_t after,
-                                                           size_t limit) const = 0;
-  // Results hold at most this many observations of one test (a test is a few dozen queries; more
-  // means someone floods its names).
-  static constexpr size_t kMaxResults = 10'000;
-  [[nodiscard]] std::vector<ResolverObservation> observations_of(const testname::TestId& id,
-                                                                 size_t limit = kMaxResults) const {
-    return observations_since(id, 0, limit).observations;
-  }
-  [[nodiscard]] virtual StoreStats stats() const noexcept = 0;
-};
-
-struct MemoryStoreOptions {
-  uint32_t capacity = 1u << 20;     // observations held at most (up to kMaxCapacity)
-  int64_t max_age_ms = 3'600'000;   // observations older than this are gone
-  dns::DnsName zone;                // the apex, to restore qnames
-  std::function<int64_t()> now_ms;  // clock; defaults to the system clock
-};
 
 // Observations live in one ring in arrival order, so expiry and eviction both take from the tail.
 // Each record is 70 bytes (the qname is kept as its 0x20 case mask, the rest of it follows from
@@ -60,15 +20,22 @@ struct MemoryStoreOptions {
 // touched as records arrive, so the resident size grows with what is held.
 class MemoryStore final : public ObservationStore {
  public:
-  explicit MemoryStore(MemoryStoreOptions options);
+  // Reserves the address space for `max_observations` (up to kMaxCapacity); throws std::bad_alloc
+  // if it cannot (make_store() turns that into an error).
+  explicit MemoryStore(StoreOptions options);
   ~MemoryStore() override;
   MemoryStore(const MemoryStore&) = delete;
   MemoryStore& operator=(const MemoryStore&) = delete;
 
   void record(std::span<const ResolverObservation> batch) noexcept override;
-  [[nodiscard]] ObservationPage observations_since(const testname::TestId& id, uint64_t after,
+  [[nodiscard]] Stats sink_stats() const noexcept override;
+  [[nodiscard]] ObservationPage observations_since(const testname::TestId& id, Cursor after,
                                                    size_t limit) const override;
+  void record_egress(const testname::TestId& id, const net::IpAddress& address, int64_t now_ms) noexcept override;
+  [[nodiscard]] std::vector<EgressSighting> egress_of(const testname::TestId& id, int64_t now_ms) const override;
   [[nodiscard]] StoreStats stats() const noexcept override;
+  // Address space reserved for the ring, the index and the subnets (touched only as they fill).
+  [[nodiscard]] uint64_t reserved_bytes() const noexcept { return reserved_bytes_; }
 
   // Octets one observation takes in the ring (the index adds ~8.9 at full load).
   [[nodiscard]] static size_t record_size() noexcept;
@@ -100,7 +67,9 @@ class MemoryStore final : public ObservationStore {
   void erase(uint64_t hash, Slot at) noexcept;
   [[nodiscard]] ResolverObservation restore(uint32_t position) const;
 
-  MemoryStoreOptions options_;
+  StoreOptions options_;
+  const net::Clock& clock_;
+  uint32_t capacity_;
   mutable std::mutex mutex_;
   std::unique_ptr<Record[], FreeDeleter> records_;
   // The index: groups of one cache line each, so finding, adding or removing an id touches one
@@ -115,6 +84,8 @@ class MemoryStore final : public ObservationStore {
   uint64_t tail_seq_ = 0;       // sequence number of the oldest live record
   uint32_t tail_position_ = 0;  // its place in the ring
   StoreStats stats_;
+  uint64_t reserved_bytes_ = 0;
+  EgressTable egress_;  // locks on its own
 };
 
 }  // namespace dnsleak::store

@@ -10,18 +10,6 @@
 
 namespace dnsleak::store {
 
-size_t format_time_ms(int64_t unix_ms, std::span<char> out) noexcept {
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  const int n =
-      std::snprintf(out.data(), out.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                    utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(unix_ms % 1000));
-  return n > 0 ? std::min(static_cast<size_t>(n), out.size() - 1) : 0;
-}
-
-const char* to_string(Transport t) noexcept { return t == Transport::tcp ? "tcp" : "udp"; }
-
 const char* to_string(SubZone z) noexcept {
   switch (z) {
     case SubZone::v4: return "v4";
@@ -40,22 +28,6 @@ const char* to_string(AnswerKind a) noexcept {
     case AnswerKind::answer: break;
   }
   return "answer";
-}
-
-size_t IpAddress::to_text(std::span<char> out) const noexcept {
-  if (out.size() < INET6_ADDRSTRLEN) return 0;
-  if (inet_ntop(family == 6 ? AF_INET6 : AF_INET, bytes.data(), out.data(), static_cast<socklen_t>(out.size())) ==
-      nullptr) {
-    return 0;
-  }
-  size_t n = 0;
-  while (out[n] != '\0') ++n;
-  return n;
-}
-
-std::string IpAddress::to_string() const {
-  std::array<char, INET6_ADDRSTRLEN> buffer{};
-  return std::string(buffer.data(), to_text(buffer));
 }
 
 namespace {

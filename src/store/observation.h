@@ -8,33 +8,19 @@
 
 #include "dns/message.h"
 #include "dns/name.h"
+#include "net/ip_address.h"
+#include "net/socket_address.h"
 #include "testname/test_token.h"
 
 namespace dnsleak::store {
 
-enum class Transport : uint8_t { udp, tcp };
 // The label under the zone apex that picks a sub-zone: `v4.`, `v6.` or `tcp.` (see the responder).
 enum class SubZone : uint8_t { none, v4, v6, tcp };
 // What the responder did with the query.
 enum class AnswerKind : uint8_t { answer, nodata, referral, truncated };
 
-// Unix milliseconds as RFC 3339 UTC ("2026-11-27T02:57:10.872Z") into `out` (32 octets suffice);
-// returns the length.
-size_t format_time_ms(int64_t unix_ms, std::span<char> out) noexcept;
-
-[[nodiscard]] const char* to_string(Transport) noexcept;
 [[nodiscard]] const char* to_string(SubZone) noexcept;
 [[nodiscard]] const char* to_string(AnswerKind) noexcept;
-
-struct IpAddress {
-  uint8_t family = 4;               // 4 or 6
-  std::array<uint8_t, 16> bytes{};  // IPv4 in the first 4 octets
-
-  [[nodiscard]] std::string to_string() const;
-  // Into a caller's buffer of at least 46 characters (INET6_ADDRSTRLEN); returns the length.
-  size_t to_text(std::span<char> out) const noexcept;
-  friend bool operator==(const IpAddress&, const IpAddress&) = default;
-};
 
 // One query of a test name as seen by one node. Plain values, no pointers: it can be copied into
 // a batch and outlives the receive buffer.
@@ -43,9 +29,9 @@ struct ResolverObservation {
   testname::ProbeLabel probe;
   SubZone sub_zone = SubZone::none;
   int64_t time_ms = 0;  // Unix time, milliseconds
-  IpAddress resolver;
+  net::IpAddress resolver;
   uint16_t resolver_port = 0;
-  Transport transport = Transport::udp;
+  net::Transport transport = net::Transport::udp;
   uint16_t qtype = 0;
   AnswerKind answer = AnswerKind::answer;
   bool edns = false;
@@ -69,13 +55,5 @@ struct CaseMask {
 [[nodiscard]] CaseMask case_mask_of(const dns::DnsName& name) noexcept;
 // Applies a mask to a lowercase name (letters past the 64th stay lowercase).
 void apply_case_mask(dns::DnsName& name, CaseMask mask) noexcept;
-
-// Anything that takes observations: the store, the JSON-lines log. Called from packet workers
-// with a batch; must not throw and should not block for long.
-class ObservationSink {
- public:
-  virtual ~ObservationSink() = default;
-  virtual void record(std::span<const ResolverObservation> batch) noexcept = 0;
-};
 
 }  // namespace dnsleak::store

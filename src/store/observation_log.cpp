@@ -6,6 +6,8 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "net/clock.h"
+
 namespace dnsleak::store {
 namespace {
 
@@ -48,7 +50,7 @@ struct TextOut {
 };
 
 void put_subnet(TextOut& out, const dns::ClientSubnet& s) noexcept {
-  IpAddress address;
+  net::IpAddress address;
   address.family = s.family == 2 ? 6 : 4;
   address.bytes = s.address;
   char text[64];
@@ -86,7 +88,7 @@ size_t format_observation_json(const ResolverObservation& o, std::string_view no
                                std::span<char> buffer) noexcept {
   TextOut out{buffer};
   char time_text[64];
-  const size_t tn = format_time_ms(o.time_ms, time_text);
+  const size_t tn = net::format_time_ms(o.time_ms, time_text);
   out.put("{\"time\":\"");
   out.put({time_text, tn});
   out.put("\",\"test_id\":\"");
@@ -109,7 +111,7 @@ size_t format_observation_json(const ResolverObservation& o, std::string_view no
   out.put_uint(o.resolver_port);
   out.put(o.resolver.family == 6 ? ",\"family\":\"ipv6\"" : ",\"family\":\"ipv4\"");
   out.put(",\"transport\":");
-  out.put_string(to_string(o.transport));
+  out.put_string(net::to_string(o.transport));
   char scratch[12];
   out.put(",\"qtype\":");
   out.put_string(qtype_name(o.qtype, std::span<char, 12>(scratch)));
@@ -135,13 +137,11 @@ size_t format_observation_json(const ResolverObservation& o, std::string_view no
   return out.ok ? out.size : 0;
 }
 
-ObservationLog::ObservationLog(const std::string& path, std::string node_id)
-    : file_(path == "-" ? stdout : std::fopen(path.c_str(), "ae")),
-      owns_file_(path != "-"),
-      node_id_(std::move(node_id)) {
-  if (file_ == nullptr) {
-    throw std::runtime_error("cannot open observation log '" + path + "' for appending: " + std::strerror(errno));
-  }
+Result<std::unique_ptr<ObservationLog>> ObservationLog::open(const std::string& path, std::string node_id) {
+  if (path == "-") return std::unique_ptr<ObservationLog>(new ObservationLog(stdout, false, std::move(node_id)));
+  std::FILE* file = std::fopen(path.c_str(), "ae");
+  if (file == nullptr) return fail(system_error("cannot open observation log '" + path + "' for appending"));
+  return std::unique_ptr<ObservationLog>(new ObservationLog(file, true, std::move(node_id)));
 }
 
 ObservationLog::~ObservationLog() {
@@ -154,21 +154,31 @@ ObservationLog::~ObservationLog() {
 void ObservationLog::record(std::span<const ResolverObservation> batch) noexcept {
   std::array<char, 2048> line;
   std::lock_guard lock(mutex_);
+  uint64_t written = 0;
   for (const ResolverObservation& o : batch) {
     const size_t n = format_observation_json(o, node_id_, std::span<char>(line.data(), line.size() - 1));
     if (n == 0) {
-      ++write_failures_;
+      ++stats_.lost;
       continue;
     }
     line[n] = '\n';
-    if (std::fwrite(line.data(), 1, n + 1, file_) != n + 1) ++write_failures_;
+    if (std::fwrite(line.data(), 1, n + 1, file_) == n + 1) {
+      ++written;
+    } else {
+      ++stats_.lost;
+    }
   }
-  if (std::fflush(file_) != 0) ++write_failures_;
+  // What the flush could not write out is lost, and it may be any of the batch's lines.
+  if (std::fflush(file_) == 0) {
+    stats_.recorded += written;
+  } else {
+    stats_.lost += written;
+  }
 }
 
-uint64_t ObservationLog::write_failures() const noexcept {
+ObservationSink::Stats ObservationLog::sink_stats() const noexcept {
   std::lock_guard lock(mutex_);
-  return write_failures_;
+  return stats_;
 }
 
 }  // namespace dnsleak::store

@@ -2,10 +2,11 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 
-#include "store/observation.h"
+#include "store/store.h"
 
 namespace dnsleak::store {
 
@@ -17,24 +18,29 @@ size_t format_observation_json(const ResolverObservation& o, std::string_view no
 std::string_view qtype_name(uint16_t qtype, std::span<char, 12> scratch) noexcept;
 
 // Appends observations to a file ("-" = standard output), one JSON object a line, flushed after
-// every batch so a reader sees each batch whole. A failed write is counted, never thrown.
+// every batch so a reader sees each batch whole. An observation whose line could not be written
+// is counted as lost (sink_stats(), /metrics), never thrown.
 class ObservationLog final : public ObservationSink {
  public:
-  // Throws std::runtime_error naming the path if it cannot be opened for appending.
-  ObservationLog(const std::string& path, std::string node_id);
+  // Fails naming the path if it cannot be opened for appending.
+  [[nodiscard]] static Result<std::unique_ptr<ObservationLog>> open(const std::string& path, std::string node_id);
   ~ObservationLog() override;
   ObservationLog(const ObservationLog&) = delete;
   ObservationLog& operator=(const ObservationLog&) = delete;
 
   void record(std::span<const ResolverObservation> batch) noexcept override;
-  [[nodiscard]] uint64_t write_failures() const noexcept;
+  [[nodiscard]] Stats sink_stats() const noexcept override;
+  [[nodiscard]] const char* sink_name() const noexcept override { return "log"; }
 
  private:
+  ObservationLog(std::FILE* file, bool owns_file, std::string node_id)
+      : file_(file), owns_file_(owns_file), node_id_(std::move(node_id)) {}
+
   mutable std::mutex mutex_;
   std::FILE* file_;
   bool owns_file_;
   std::string node_id_;
-  uint64_t write_failures_ = 0;
+  Stats stats_;
 };
 
 }  // namespace dnsleak::store

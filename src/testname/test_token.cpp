@@ -1,7 +1,6 @@
 #include "testname/test_token.h"
 
 #include <endian.h>
-#include <sys/random.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -198,16 +197,10 @@ TestToken TokenAuthority::issue(const TestId& id, uint32_t now_unix) const noexc
   return token;
 }
 
-TestToken TokenAuthority::issue(uint32_t now_unix) const {
+Result<TestToken> TokenAuthority::issue(uint32_t now_unix, net::RandomSource& random) const {
   TestId id;
-  size_t filled = 0;
-  while (filled < id.size()) {
-    const ssize_t n = getrandom(id.data() + filled, id.size() - filled, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error("getrandom failed: cannot issue a test token");
-    }
-    filled += static_cast<size_t>(n);
+  if (Result<void> filled = random.fill(id); !filled) {
+    return fail(std::move(filled.error()).within("cannot issue a test token"));
   }
   return issue(id, now_unix);
 }

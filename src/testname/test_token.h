@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "net/error.h"
+#include "net/random.h"
 #include "testname/siphash.h"
 
 namespace dnsleak::testname {
@@ -69,8 +71,8 @@ class TokenAuthority {
   // The key is derived from the secret's bytes (any length) so secrets of any form work.
   explicit TokenAuthority(std::string_view secret, uint32_t max_age_seconds = 86400) noexcept;
 
-  // A fresh token with a random test id from the OS (getrandom), issued at `now_unix`.
-  [[nodiscard]] TestToken issue(uint32_t now_unix) const;
+  // A fresh token with a random test id, issued at `now_unix`; fails only if `random` does.
+  [[nodiscard]] Result<TestToken> issue(uint32_t now_unix, net::RandomSource& random = net::system_random()) const;
   // A token for a given id (deterministic; tests and benchmarks use it).
   [[nodiscard]] TestToken issue(const TestId& id, uint32_t now_unix) const noexcept;
 

@@ -6,7 +6,7 @@
 namespace dnsleak::verdict {
 namespace {
 
-std::string describe(const store::IpAddress& address, const Network& network) {
+std::string describe(const net::IpAddress& address, const Network& network) {
   std::string text = address.to_string();
   if (network.asn || !network.organisation.empty()) {
     text += " (";
@@ -17,7 +17,7 @@ std::string describe(const store::IpAddress& address, const Network& network) {
   return text;
 }
 
-bool contains(const std::vector<store::IpAddress>& list, const store::IpAddress& a) {
+bool contains(const std::vector<net::IpAddress>& list, const net::IpAddress& a) {
   return std::find(list.begin(), list.end(), a) != list.end();
 }
 
@@ -26,7 +26,7 @@ bool contains(const std::vector<uint32_t>& list, const std::optional<uint32_t>& 
 }
 
 std::string subnet_text(const dns::ClientSubnet& s) {
-  store::IpAddress a;
+  net::IpAddress a;
   a.family = s.family == 2 ? 6 : 4;
   a.bytes = s.address;
   return a.to_string() + "/" + std::to_string(s.source_prefix);

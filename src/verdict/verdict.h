@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dns/message.h"
-#include "store/observation.h"
+#include "net/ip_address.h"
 
 namespace dnsleak::verdict {
 
@@ -22,26 +22,26 @@ struct Network {
 };
 
 struct ResolverEvidence {
-  store::IpAddress address;
+  net::IpAddress address;
   Network network;
   std::optional<dns::ClientSubnet> client_subnet;  // ECS it forwarded, if any
 };
 
 struct EgressEvidence {
-  store::IpAddress address;  // the client's address as the web server saw it (a tunnel exit)
+  net::IpAddress address;  // the client's address as the web server saw it (a tunnel exit)
   Network network;
 };
 
 // What the user says their tunnel should use. When given, it decides over the heuristics.
 struct Expectations {
-  std::vector<store::IpAddress> resolvers;
+  std::vector<net::IpAddress> resolvers;
   std::vector<uint32_t> asns;
   [[nodiscard]] bool empty() const noexcept { return resolvers.empty() && asns.empty(); }
 };
 
 // Resolvers and networks seen with the tunnel down (the ISP's): seeing any again is a leak.
 struct Baseline {
-  std::vector<store::IpAddress> resolvers;
+  std::vector<net::IpAddress> resolvers;
   std::vector<uint32_t> asns;
 };
 

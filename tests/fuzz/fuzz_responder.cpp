@@ -52,14 +52,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     context.remote_port = 4242;
     context.remote.family = variant == 1 ? 6 : 4;
     context.remote.bytes[0] = 198;
-    context.transport = variant == 2 ? store::Transport::tcp : store::Transport::udp;
+    context.transport = variant == 2 ? net::Transport::tcp : net::Transport::udp;
     store::ResolverObservation observation;
     const auth::ResponseResult r = responder.respond(query, context, out, observation);
     if (r.length == 0) continue;
     check(r.length <= out.size());
     check(r.length >= dns::kHeaderSize && size >= dns::kHeaderSize);
     check(std::memcmp(out.data(), data, 2) == 0);  // the ID
-    if (context.transport == store::Transport::udp) check(r.length <= 1232);
+    if (context.transport == net::Transport::udp) check(r.length <= 1232);
     // Our own answer must parse as a message: read it back as a query after clearing QR.
     std::array<std::byte, 65535> copy;
     std::memcpy(copy.data(), out.data(), r.length);

@@ -21,6 +21,8 @@ class CollectingSink : public store::ObservationSink {
     std::lock_guard lock(mutex);
     for (const auto& o : batch) seen.push_back(o);
   }
+  Stats sink_stats() const noexcept override { return {}; }
+  const char* sink_name() const noexcept override { return "test"; }
   std::mutex mutex;
   std::vector<store::ResolverObservation> seen;
 };
@@ -37,16 +39,20 @@ class DnsServiceTest : public ::testing::Test {
     (void)zone_.soa_rname.from_text("hostmaster.leak.test");
     responder_ = std::make_unique<Responder>(zone_, tokens_);
     DnsServiceOptions options;
-    options.listen.push_back(*parse_socket_address("127.0.0.1:0"));
+    options.listen.push_back(*net::parse_socket_address("127.0.0.1:0"));
     options.udp_workers = 2;
     options.tcp_max_connections = 2;
     options.tcp_idle_timeout_ms = 300;
-    service_ = std::make_unique<DnsService>(options, *responder_, std::vector<store::ObservationSink*>{&sink_});
-    service_->start();
+    auto made = DnsService::create(options, *responder_, std::vector<store::ObservationSink*>{&sink_});
+    if (!made) throw std::runtime_error(made.error().message);
+    service_ = std::move(*made);
+    if (auto started = service_->start(); !started) throw std::runtime_error(started.error().message);
     address_ = service_->bound().at(0);
   }
 
-  std::string test_name() { return tokens_.issue(static_cast<uint32_t>(unix_now_ms() / 1000)).text() + "-s.leak.test"; }
+  std::string test_name() {
+    return tokens_.issue(static_cast<uint32_t>(net::unix_now_ms() / 1000))->text() + "-s.leak.test";
+  }
 
   int connect_tcp() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -81,7 +87,7 @@ class DnsServiceTest : public ::testing::Test {
   std::unique_ptr<Responder> responder_;
   CollectingSink sink_;
   std::unique_ptr<DnsService> service_;
-  SocketAddress address_;
+  net::SocketAddress address_;
 };
 
 TEST_F(DnsServiceTest, AnswersUdpAndRecordsObservations) {
@@ -191,7 +197,7 @@ TEST(PeerOf, GivesTheAddressAndPortObservationsRecord) {
   v4.sin_family = AF_INET;
   v4.sin_port = htons(5353);
   inet_pton(AF_INET, "192.0.2.7", &v4.sin_addr);
-  Peer p = peer_of(s, sizeof(sockaddr_in));
+  net::Peer p = net::peer_of(s, sizeof(sockaddr_in));
   EXPECT_EQ(p.ip.to_string(), "192.0.2.7");
   EXPECT_EQ(p.ip.family, 4);
   EXPECT_EQ(p.port, 5353);
@@ -201,17 +207,17 @@ TEST(PeerOf, GivesTheAddressAndPortObservationsRecord) {
   v6.sin6_family = AF_INET6;
   v6.sin6_port = htons(40000);
   inet_pton(AF_INET6, "2001:db8::53", &v6.sin6_addr);
-  p = peer_of(s, sizeof(sockaddr_in6));
+  p = net::peer_of(s, sizeof(sockaddr_in6));
   EXPECT_EQ(p.ip.to_string(), "2001:db8::53");
   EXPECT_EQ(p.ip.family, 6);
   EXPECT_EQ(p.port, 40000);
 
   inet_pton(AF_INET6, "::ffff:198.51.100.9", &v6.sin6_addr);  // a dual-stack socket's IPv4 peer
-  p = peer_of(s, sizeof(sockaddr_in6));
+  p = net::peer_of(s, sizeof(sockaddr_in6));
   EXPECT_EQ(p.ip.to_string(), "198.51.100.9");
   EXPECT_EQ(p.ip.family, 4);
 
-  p = peer_of(s, sizeof(sockaddr_in));  // too short for its family: nothing is read
+  p = net::peer_of(s, sizeof(sockaddr_in));  // too short for its family: nothing is read
   EXPECT_EQ(p.port, 0);
   EXPECT_EQ(p.ip.to_string(), "0.0.0.0");
 }

@@ -9,10 +9,10 @@
 namespace dnsleak::enrich {
 namespace {
 
-store::IpAddress ip(const char* text) {
-  store::IpAddress a;
-  EXPECT_TRUE(parse_ip(text, a)) << text;
-  return a;
+net::IpAddress ip(const char* text) {
+  const Result<net::IpAddress> a = net::parse_ip(text);
+  EXPECT_TRUE(a) << text;
+  return a.value_or(net::IpAddress{});
 }
 
 std::string write_file(const std::string& name, const std::string& text) {
@@ -60,7 +60,10 @@ TEST(AsnDatabase, BadLinesNameFileAndLine) {
 }
 
 TEST(Enricher, LabDataGivesTheLabNetworks) {
-  const Enricher e({{kLabData + "asn.csv"}, {kLabData + "country.csv"}, {kLabData + "resolver-operators.csv"}});
+  const auto loaded =
+      Enricher::load({{kLabData + "asn.csv"}, {kLabData + "country.csv"}, {kLabData + "resolver-operators.csv"}});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  const Enricher& e = **loaded;
   const verdict::Network isp = e.network_of(ip("10.77.10.53"));
   EXPECT_EQ(isp.asn, 64500u);
   EXPECT_EQ(isp.organisation, "Example ISP");
@@ -78,23 +81,29 @@ TEST(Enricher, ReadsGeoLite2LayoutMaxMindFiles) {
   // Operators may point at MaxMind GeoLite2 ASN and Country files instead of the ip-location-db
   // sets; these small files are written in the same layouts at build time.
   const std::string dir = DNSLEAK_TEST_DATA_DIR;
-  const Enricher e({{dir + "/geolite2-asn.mmdb"}, {dir + "/geolite2-country.mmdb"}, {}});
+  const auto loaded = Enricher::load({{dir + "/geolite2-asn.mmdb"}, {dir + "/geolite2-country.mmdb"}, {}});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  const Enricher& e = **loaded;
   const verdict::Network v4 = e.network_of(ip("198.51.100.7"));
   EXPECT_EQ(v4.asn, 64496u);
   EXPECT_EQ(v4.organisation, "Example MMDB Org");
   EXPECT_EQ(v4.country, "NZ");
   EXPECT_EQ(e.network_of(ip("2001:db8:1::5")).asn, 64497u);
   EXPECT_FALSE(e.network_of(ip("192.0.2.1")).asn);
-  EXPECT_THROW(Enricher({{dir + "/missing.mmdb"}, {}, {}}), DataError);
+  const auto missing = Enricher::load({{dir + "/missing.mmdb"}, {}, {}});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("missing.mmdb"), std::string::npos) << missing.error().message;
 }
 
 TEST(Enricher, RealDataSetsLoadAndKnowThePublicResolvers) {
   // Fetched by scripts/setup (scripts/fetch-data) through the npm registry.
   const std::string dir = std::string(DNSLEAK_SOURCE_DIR) + "/data/ip-location-db/";
   ASSERT_TRUE(std::filesystem::exists(dir + "asn/asn-ipv4.csv")) << "run scripts/fetch-data";
-  const Enricher e({{dir + "asn/asn-ipv4.csv", dir + "asn/asn-ipv6.csv"},
-                    {dir + "geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb"},
-                    {std::string(DNSLEAK_SOURCE_DIR) + "/data/resolver-operators.csv"}});
+  const auto loaded = Enricher::load({{dir + "asn/asn-ipv4.csv", dir + "asn/asn-ipv6.csv"},
+                                      {dir + "geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb"},
+                                      {std::string(DNSLEAK_SOURCE_DIR) + "/data/resolver-operators.csv"}});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  const Enricher& e = **loaded;
   EXPECT_GT(e.asn_ranges(), 100000u);
   const verdict::Network cloudflare = e.network_of(ip("1.1.1.1"));
   EXPECT_EQ(cloudflare.asn, 13335u);
@@ -112,9 +121,7 @@ namespace dnsleak::enrich {
 namespace {
 
 TEST(ReverseNames, ReverseZoneNames) {
-  store::IpAddress v4, v6;
-  ASSERT_TRUE(parse_ip("192.0.2.1", v4));
-  ASSERT_TRUE(parse_ip("2001:db8::1", v6));
+  const net::IpAddress v4 = ip("192.0.2.1"), v6 = ip("2001:db8::1");
   EXPECT_EQ(ReverseNames::reverse_zone_name(v4), "1.2.0.192.in-addr.arpa");
   EXPECT_EQ(ReverseNames::reverse_zone_name(v6),
             "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
@@ -122,8 +129,7 @@ TEST(ReverseNames, ReverseZoneNames) {
 
 TEST(ReverseNames, DisabledNeverAnswers) {
   ReverseNames names(false);
-  store::IpAddress a;
-  ASSERT_TRUE(parse_ip("192.0.2.1", a));
+  const net::IpAddress a = ip("192.0.2.1");
   EXPECT_EQ(names.lookup(a), std::nullopt);
   EXPECT_EQ(names.lookup(a), std::nullopt);
 }
@@ -132,8 +138,7 @@ TEST(ReverseNames, AnEnabledLookupIsQueuedThenAnswered) {
   // The query goes to a loopback port where nothing listens (tests send nothing elsewhere): it
   // fails at once, and the next read has the answer "no name" instead of "unknown".
   ReverseNames names(true, std::make_pair(std::string("127.0.0.1"), uint16_t{9}));
-  store::IpAddress a;
-  ASSERT_TRUE(parse_ip("192.0.2.1", a));
+  const net::IpAddress a = ip("192.0.2.1");
   EXPECT_EQ(names.lookup(a), std::nullopt);
   std::optional<std::string> answer;
   for (int i = 0; i < 60 && !answer; ++i) {

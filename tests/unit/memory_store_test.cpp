@@ -7,6 +7,8 @@
 #include <functional>
 #include <random>
 
+#include "test_clock.h"
+
 namespace dnsleak::store {
 namespace {
 
@@ -15,11 +17,11 @@ class MemoryStoreTest : public ::testing::Test {
   MemoryStoreTest() : tokens_("store test secret") { (void)zone_.from_text("leak.test"); }
 
   std::unique_ptr<MemoryStore> make(uint32_t capacity, int64_t max_age_ms = 60'000) {
-    MemoryStoreOptions options;
-    options.capacity = capacity;
+    StoreOptions options;
+    options.max_observations = capacity;
     options.max_age_ms = max_age_ms;
     options.zone = zone_;
-    options.now_ms = [this] { return now_ms_; };
+    options.clock = &clock_;
     return std::make_unique<MemoryStore>(options);
   }
 
@@ -27,7 +29,7 @@ class MemoryStoreTest : public ::testing::Test {
     ResolverObservation o;
     o.token = token;
     o.probe = *testname::ProbeLabel::parse({reinterpret_cast<const uint8_t*>(probe), std::strlen(probe)});
-    o.time_ms = now_ms_;
+    o.time_ms = clock_.now_ms;
     o.resolver.family = 4;
     o.resolver.bytes = {10, 0, 0, last_octet};
     o.resolver_port = 5300;
@@ -51,18 +53,18 @@ class MemoryStoreTest : public ::testing::Test {
 
   dns::DnsName zone_;
   testname::TokenAuthority tokens_;
-  int64_t now_ms_ = 1'000'000'000;
+  testing::TestClock clock_;
 };
 
 TEST_F(MemoryStoreTest, ReturnsAllObservationsOfATestInOrderAndNoOthers) {
   auto store = make(1024);
-  const auto a = tokens_.issue(1), b = tokens_.issue(1);
+  const auto a = tokens_.issue(1).value(), b = tokens_.issue(1).value();
   std::vector<ResolverObservation> batch{observation(a, "p1", 1), observation(b, "p1", 2), observation(a, "p2", 3)};
   batch[2].has_client_subnet = true;
   batch[2].client_subnet.family = 1;
   batch[2].client_subnet.source_prefix = 24;
   batch[2].client_subnet.address = {203, 0, 113};
-  batch[1].transport = Transport::tcp;
+  batch[1].transport = net::Transport::tcp;
   store->record(batch);
   const auto of_a = store->observations_of(a.test_id());
   ASSERT_EQ(of_a.size(), 2u);
@@ -76,8 +78,8 @@ TEST_F(MemoryStoreTest, ReturnsAllObservationsOfATestInOrderAndNoOthers) {
   EXPECT_EQ(of_a[0].qname.to_text(), batch[0].qname.to_text());
   const auto of_b = store->observations_of(b.test_id());
   ASSERT_EQ(of_b.size(), 1u);
-  EXPECT_EQ(of_b[0].transport, Transport::tcp);
-  EXPECT_TRUE(store->observations_of(tokens_.issue(1).test_id()).empty());
+  EXPECT_EQ(of_b[0].transport, net::Transport::tcp);
+  EXPECT_TRUE(store->observations_of(tokens_.issue(1).value().test_id()).empty());
   EXPECT_EQ(store->stats().held, 3u);
 }
 
@@ -85,7 +87,7 @@ TEST_F(MemoryStoreTest, EvictsOldestFirstWhenFull) {
   auto store = make(1024);
   std::vector<testname::TestToken> tokens;
   for (int i = 0; i < 1500; ++i) {
-    tokens.push_back(tokens_.issue(1));
+    tokens.push_back(tokens_.issue(1).value());
     store->record(std::vector{observation(tokens.back(), "p", 1)});
   }
   const StoreStats s = store->stats();
@@ -100,9 +102,9 @@ TEST_F(MemoryStoreTest, EvictsOldestFirstWhenFull) {
 TEST_F(MemoryStoreTest, ChainsSurviveWrapAroundWithoutMixingTests) {
   // One test's observations interleaved with many others across several wraps of the ring.
   auto store = make(1024);
-  const auto kept = tokens_.issue(1);
+  const auto kept = tokens_.issue(1).value();
   for (int round = 0; round < 5000; ++round) {
-    std::vector<ResolverObservation> batch{observation(tokens_.issue(1), "x", 9)};
+    std::vector<ResolverObservation> batch{observation(tokens_.issue(1).value(), "x", 9)};
     if (round % 100 == 0) batch.push_back(observation(kept, "k", static_cast<uint8_t>(round / 100)));
     store->record(batch);
   }
@@ -116,36 +118,36 @@ TEST_F(MemoryStoreTest, ChainsSurviveWrapAroundWithoutMixingTests) {
 
 TEST_F(MemoryStoreTest, ExpiresByAge) {
   auto store = make(1024, 10'000);
-  const auto a = tokens_.issue(1);
+  const auto a = tokens_.issue(1).value();
   store->record(std::vector{observation(a, "p", 1)});
-  now_ms_ += 5'000;
-  const auto b = tokens_.issue(1);
+  clock_.now_ms += 5'000;
+  const auto b = tokens_.issue(1).value();
   store->record(std::vector{observation(b, "p", 1)});
-  now_ms_ += 6'000;  // a is 11 s old, b 6 s
+  clock_.now_ms += 6'000;  // a is 11 s old, b 6 s
   EXPECT_TRUE(store->observations_of(a.test_id()).empty());
   EXPECT_EQ(store->observations_of(b.test_id()).size(), 1u);
-  store->record(std::vector{observation(tokens_.issue(1), "p", 1)});
+  store->record(std::vector{observation(tokens_.issue(1).value(), "p", 1)});
   EXPECT_EQ(store->stats().evicted_expired, 1u);
   EXPECT_EQ(store->stats().held, 2u);
 }
 
 TEST_F(MemoryStoreTest, CursorReturnsOnlyWhatIsNewAndAtMostTheLimit) {
   auto store = make(1024);
-  const auto a = tokens_.issue(1), b = tokens_.issue(1);
+  const auto a = tokens_.issue(1).value(), b = tokens_.issue(1).value();
   store->record(std::vector{observation(a, "p1", 1), observation(b, "p1", 2), observation(a, "p2", 3)});
-  ObservationPage page = store->observations_since(a.test_id(), 0, 100);
+  ObservationPage page = store->observations_since(a.test_id(), Cursor{}, 100);
   ASSERT_EQ(page.observations.size(), 2u);
   EXPECT_FALSE(page.truncated);
-  const uint64_t cursor = page.cursor;
+  const Cursor cursor = page.next;
   EXPECT_TRUE(store->observations_since(a.test_id(), cursor, 100).observations.empty());
-  EXPECT_EQ(store->observations_since(a.test_id(), cursor, 100).cursor, cursor);
+  EXPECT_EQ(store->observations_since(a.test_id(), cursor, 100).next, cursor);
   store->record(std::vector{observation(a, "p3", 4), observation(a, "p4", 5), observation(a, "p5", 6)});
   page = store->observations_since(a.test_id(), cursor, 2);
   ASSERT_EQ(page.observations.size(), 2u);  // the newest two of three
   EXPECT_TRUE(page.truncated);
   EXPECT_EQ(page.observations[0].probe.view(), "p4");
   EXPECT_EQ(page.observations[1].probe.view(), "p5");
-  EXPECT_TRUE(store->observations_since(a.test_id(), page.cursor, 2).observations.empty());
+  EXPECT_TRUE(store->observations_since(a.test_id(), page.next, 2).observations.empty());
 }
 
 TEST_F(MemoryStoreTest, RecordIsCompact) {
@@ -203,7 +205,7 @@ TEST_F(MemoryStoreTest, BatchesLargerThanTheStoreKeepTheNewest) {
     std::vector<testname::TestToken> tokens;
     std::vector<ResolverObservation> batch;
     for (uint8_t i = 0; i < 40; ++i) {
-      tokens.push_back(tokens_.issue(1));
+      tokens.push_back(tokens_.issue(1).value());
       batch.push_back(observation(tokens.back(), "m", i));
     }
     for (size_t round = 0; round < 2; ++round) store->record(batch);
@@ -219,12 +221,12 @@ TEST_F(MemoryStoreTest, BatchesLargerThanTheStoreKeepTheNewest) {
 }
 
 TEST_F(MemoryStoreTest, MatchesAReferenceModelUnderRandomLoad) {
-  check_against_reference_model([this] { return tokens_.issue(1); }, 1);
+  check_against_reference_model([this] { return tokens_.issue(1).value(); }, 1);
 }
 
 TEST_F(MemoryStoreTest, MatchesAReferenceModelInBatches) {
   // Batches up to the UDP path's 64: evictions inside a batch, slots prefetched ahead.
-  check_against_reference_model([this] { return tokens_.issue(1); }, 64);
+  check_against_reference_model([this] { return tokens_.issue(1).value(); }, 64);
 }
 
 TEST_F(MemoryStoreTest, MatchesAReferenceModelWhenIdsCollide) {
@@ -257,7 +259,7 @@ TEST_F(MemoryStoreTest, FindsCollidingIdsWhileTheirRunShrinks) {
     store->record(std::vector{observation(colliding.back(), "m", 1)});
   }
   for (size_t n = 1; n <= kCapacity; ++n) {
-    store->record(std::vector{observation(tokens_.issue(1), "m", 2)});
+    store->record(std::vector{observation(tokens_.issue(1).value(), "m", 2)});
     if (n % 16 != 0) continue;
     for (size_t i = 0; i < kColliding; ++i) {
       const size_t held = i + kCapacity >= kColliding + n ? 1 : 0;

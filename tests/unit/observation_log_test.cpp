@@ -20,7 +20,7 @@ ResolverObservation sample() {
   o.resolver.bytes = {0x20, 0x01, 0x0d, 0xb8};
   o.resolver.bytes[15] = 1;
   o.resolver_port = 5353;
-  o.transport = Transport::tcp;
+  o.transport = net::Transport::tcp;
   o.qtype = 28;
   o.edns = true;
   o.edns_payload_size = 1232;
@@ -58,11 +58,13 @@ TEST(ObservationLog, AppendsOneLinePerObservation) {
   const std::string path = ::testing::TempDir() + "/observations.jsonl";
   std::remove(path.c_str());
   {
-    ObservationLog log(path, "n1");
+    auto log = ObservationLog::open(path, "n1");
+    ASSERT_TRUE(log) << log.error().message;
     const std::vector<ResolverObservation> batch{sample(), sample()};
-    log.record(batch);
-    log.record({batch.data(), 1});
-    EXPECT_EQ(log.write_failures(), 0u);
+    (*log)->record(batch);
+    (*log)->record({batch.data(), 1});
+    EXPECT_EQ((*log)->sink_stats().recorded, 3u);
+    EXPECT_EQ((*log)->sink_stats().lost, 0u);
   }
   std::ifstream in(path);
   std::string line;
@@ -75,13 +77,22 @@ TEST(ObservationLog, AppendsOneLinePerObservation) {
   EXPECT_EQ(lines, 3);
 }
 
+TEST(ObservationLog, CountsWhatAFullDiskLoses) {
+  // /dev/full takes the buffered lines, then fails the flush with ENOSPC.
+  auto log = ObservationLog::open("/dev/full", "n1");
+  ASSERT_TRUE(log) << log.error().message;
+  const std::vector<ResolverObservation> batch{sample(), sample()};
+  (*log)->record(batch);
+  (*log)->record({batch.data(), 1});
+  EXPECT_EQ((*log)->sink_stats().recorded, 0u);
+  EXPECT_EQ((*log)->sink_stats().lost, 3u);
+}
+
 TEST(ObservationLog, UnwritablePathIsAClearError) {
-  try {
-    ObservationLog log("/nonexistent-dir/x.jsonl", "n1");
-    FAIL() << "expected an error";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.jsonl"), std::string::npos);
-  }
+  const auto log = ObservationLog::open("/nonexistent-dir/x.jsonl", "n1");
+  ASSERT_FALSE(log);
+  EXPECT_NE(log.error().message.find("/nonexistent-dir/x.jsonl"), std::string::npos);
+  EXPECT_NE(log.error().message.find("No such file"), std::string::npos);
 }
 
 }  // namespace

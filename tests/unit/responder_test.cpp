@@ -43,7 +43,7 @@ class ResponderTest : public ::testing::Test {
   }
 
   std::string test_name(const std::string& probe, const std::string& under = "leak.test") {
-    return tokens_.issue(static_cast<uint32_t>(kNowMs / 1000)).text() + "-" + probe + "." + under;
+    return tokens_.issue(static_cast<uint32_t>(kNowMs / 1000))->text() + "-" + probe + "." + under;
   }
 
   // Sends a query; returns the parsed response (or nothing if dropped) and the result.
@@ -110,7 +110,7 @@ TEST_F(ResponderTest, ForgedAndExpiredTokensAreNxdomainAndNotObserved) {
   EXPECT_EQ(result_.outcome, Outcome::nxdomain_bad_token);
   EXPECT_FALSE(result_.observed);
 
-  const std::string old = tokens_.issue(static_cast<uint32_t>(kNowMs / 1000 - 7200)).text() + "-a.leak.test";
+  const std::string old = tokens_.issue(static_cast<uint32_t>(kNowMs / 1000 - 7200))->text() + "-a.leak.test";
   r = ask({.name = old}, v4_client_);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->rcode, 3);
@@ -263,11 +263,11 @@ TEST_F(ResponderTest, TcpSubZoneTruncatesUdpAndAnswersTcp) {
   EXPECT_EQ(result_.outcome, Outcome::truncated_tcp_only);
   EXPECT_EQ(observation_.answer, store::AnswerKind::truncated);
   QueryContext tcp = v4_client_;
-  tcp.transport = store::Transport::tcp;
+  tcp.transport = net::Transport::tcp;
   r = ask({.name = name}, tcp);
   EXPECT_FALSE(r->tc());
   EXPECT_EQ(r->answer.size(), 1u);
-  EXPECT_EQ(observation_.transport, store::Transport::tcp);
+  EXPECT_EQ(observation_.transport, net::Transport::tcp);
   EXPECT_EQ(observation_.sub_zone, store::SubZone::tcp);
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "test_clock.h"
 #include "testname/siphash.h"
 
 namespace dnsleak::testname {
@@ -26,7 +27,7 @@ TEST(SipHash24, MatchesReferenceVectors) {
 
 TEST(TestToken, RoundTripsThroughText) {
   const TokenAuthority authority("a secret of enough length");
-  const TestToken token = authority.issue(1'800'000'000);
+  const TestToken token = authority.issue(1'800'000'000).value();
   const std::string text = token.text();
   EXPECT_EQ(text.size(), kTokenTextSize);
   for (char c : text) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')) << text;
@@ -39,13 +40,25 @@ TEST(TestToken, RoundTripsThroughText) {
 
 TEST(TestToken, IdsAreRandom) {
   const TokenAuthority authority("a secret of enough length");
-  EXPECT_NE(authority.issue(1000).test_id(), authority.issue(1000).test_id());
+  EXPECT_NE(authority.issue(1000)->test_id(), authority.issue(1000)->test_id());
+}
+
+TEST(TestToken, IdsComeFromTheRandomSourceAndItsFailureIsAnError) {
+  const TokenAuthority authority("a secret of enough length");
+  testing::CountingRandom random;
+  const Result<TestToken> token = authority.issue(1000, random);
+  ASSERT_TRUE(token);
+  for (size_t i = 0; i < kTestIdSize; ++i) EXPECT_EQ(token->test_id()[i], i);
+  random.fails = true;
+  const Result<TestToken> failed = authority.issue(1000, random);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message, "cannot issue a test token: getrandom: no entropy (test)");
 }
 
 TEST(TestToken, RejectsForgeriesOtherSecretsAndAge) {
   const TokenAuthority authority("a secret of enough length", 3600);
   const TokenAuthority other("another secret of enough length", 3600);
-  TestToken token = authority.issue(1'000'000);
+  TestToken token = authority.issue(1'000'000).value();
   EXPECT_EQ(other.check(token, 1'000'000), TokenCheck::bad_mac);
   EXPECT_EQ(authority.check(token, 1'000'000 + 3601), TokenCheck::expired);
   EXPECT_EQ(authority.check(token, 1'000'000 - 301), TokenCheck::from_future);
@@ -59,7 +72,7 @@ TEST(TestToken, RejectsForgeriesOtherSecretsAndAge) {
 
 TEST(ParseTestLabel, AcceptsAnyCaseAndChecksProbe) {
   const TokenAuthority authority("a secret of enough length");
-  const TestToken token = authority.issue(5000);
+  const TestToken token = authority.issue(5000).value();
   std::string label = token.text() + "-P1";
   for (size_t i = 0; i < label.size(); i += 2) label[i] = static_cast<char>(std::toupper(label[i]));
   TestToken parsed;

@@ -8,8 +8,8 @@
 namespace dnsleak::verdict {
 namespace {
 
-store::IpAddress ip(const char* text) {
-  store::IpAddress a;
+net::IpAddress ip(const char* text) {
+  net::IpAddress a;
   if (inet_pton(AF_INET, text, a.bytes.data()) == 1) {
     a.family = 4;
   } else {
