@@ -8,8 +8,8 @@
 #include <mutex>
 #include <set>
 
-#include "enrich/ip_data.h"
-#include "probe/http_client.h"
+#include "dns/name.h"
+#include "testname/test_token.h"
 
 namespace dnsleak::cli {
 namespace json = boost::json;
@@ -80,15 +80,7 @@ std::string create_body(const LeakTestOptions& options) {
 
 }  // namespace
 
-int LeakTestReport::exit_code() const noexcept {
-  if (!error.empty()) return kServerError;
-  switch (verdict.outcome) {
-    case verdict::Outcome::no_leak: return kNoLeak;
-    case verdict::Outcome::leak: return kLeak;
-    case verdict::Outcome::inconclusive: break;
-  }
-  return kInconclusive;
-}
+int LeakTestReport::exit_code() const noexcept { return error.empty() ? exit_code_for(verdict.outcome) : kServerError; }
 
 verdict::Evidence evidence_from_results(const json::value& results) {
   verdict::Evidence e;
@@ -127,7 +119,7 @@ verdict::Evidence evidence_from_results(const json::value& results) {
   return e;
 }
 
-LeakTestReport run_leak_test(const LeakTestOptions& options) {
+LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& http, probe::NameResolver& resolver) {
   const auto started = Clock::now();
   const auto deadline = started + std::chrono::milliseconds(options.timeout_ms);
   auto left_ms = [&] {
@@ -154,7 +146,7 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
 
   progress("creating a test…");
   const probe::HttpReply created =
-      probe::fetch({"POST", base + "/api/v1/tests", create_body(options), std::min<long>(left_ms(), 5000), 0, ""});
+      http.fetch({"POST", base + "/api/v1/tests", create_body(options), std::min<long>(left_ms(), 5000), 0, ""});
   if (created.status != 201) {
     return fail(
         http_failure(created, "cannot reach dnsleakd at " + base, "dnsleakd at " + base + " refused to create a test"));
@@ -169,30 +161,33 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   std::condition_variable changed;
   std::set<std::string> probes_seen;
   Clock::time_point last_event = Clock::now();
-  probe::EventStream events(base + "/api/v1/tests/" + report.test_id + "/events", options.timeout_ms,
-                            [&](const std::string& type, const std::string& data) {
-                              if (type != "observation") return;
-                              boost::system::error_code parse_error;
-                              const json::value o = json::parse(data, parse_error);
-                              if (parse_error || !o.is_object()) return;
-                              const auto* probe = o.as_object().if_contains("probe");
-                              if (probe == nullptr || !probe->is_string()) return;
-                              std::lock_guard lock(mutex);
-                              probes_seen.insert(std::string(probe->as_string()));
-                              last_event = Clock::now();
-                              changed.notify_all();
-                            });
+  const std::unique_ptr<probe::EventSubscription> events =
+      http.subscribe(base + "/api/v1/tests/" + report.test_id + "/events", options.timeout_ms,
+                     [&](const std::string& type, const std::string& data) {
+                       if (type != "observation") return;
+                       boost::system::error_code parse_error;
+                       const json::value o = json::parse(data, parse_error);
+                       if (parse_error || !o.is_object()) return;
+                       const auto* probe = o.as_object().if_contains("probe");
+                       if (probe == nullptr || !probe->is_string()) return;
+                       std::lock_guard lock(mutex);
+                       probes_seen.insert(std::string(probe->as_string()));
+                       last_event = Clock::now();
+                       changed.notify_all();
+                     });
 
   std::vector<std::string> names;
   std::map<std::string, std::string> probe_of;  // name -> probe label
   for (const json::value& n : test.at("names").as_array()) {
     const std::string name(n.at("name").as_string());
     names.push_back(name);
-    const std::string first = name.substr(0, name.find('.'));
-    probe_of[name] = first.substr(first.rfind('-') + 1);
+    // The event stream names each query's probe: a name is seen when its probe is.
+    dns::DnsName parsed;
+    if (!parsed.from_text(name) || parsed.label_count() == 0) continue;
+    if (const auto label = testname::split_test_label(parsed.label(0))) probe_of[name] = label->probe.view();
   }
   progress("looking up the test names…");
-  report.lookups = probe::resolve_all(names, options.family, std::min<long>(left_ms(), options.timeout_ms));
+  report.lookups = resolver.resolve_all(names, options.family, std::min<long>(left_ms(), options.timeout_ms));
 
   // The HTTP probes: the same scheme and port as the server, one family each.
   progress("probing your exits…");
@@ -207,13 +202,13 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   if (options.family != 4) {
     probe6_thread = std::thread([&] {
       const probe::HttpReply r =
-          probe::fetch({"GET", probe6_url, "", std::min<long>(left_ms(), 3000), 6, options.interface});
+          http.fetch({"GET", probe6_url, "", std::min<long>(left_ms(), 3000), 6, options.interface});
       report.probe6 = {r.status, r.error};
     });
   }
   if (options.family != 6) {
     const probe::HttpReply r =
-        probe::fetch({"GET", probe4_url, "", std::min<long>(left_ms(), 3000), 4, options.interface});
+        http.fetch({"GET", probe4_url, "", std::min<long>(left_ms(), 3000), 4, options.interface});
     report.probe4 = {r.status, r.error};
   }
   if (probe6_thread.joinable()) probe6_thread.join();
@@ -223,7 +218,7 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
   progress("waiting for the resolvers' queries…");
   std::set<std::string> expected;
   for (const probe::LookupResult& l : report.lookups) {
-    if (!l.addresses.empty()) expected.insert(probe_of[l.name]);
+    if (!l.addresses.empty() && probe_of.contains(l.name)) expected.insert(probe_of[l.name]);
   }
   {
     std::unique_lock lock(mutex);
@@ -231,7 +226,7 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
     while (Clock::now() < deadline) {
       const bool all_seen = std::includes(probes_seen.begin(), probes_seen.end(), expected.begin(), expected.end());
       if (all_seen && Clock::now() - last_event >= kQuiet) break;
-      if (events.ended()) {
+      if (events->ended()) {
         // No live stream (refused at the server's cap, or cut): give the resolvers a second,
         // then take whatever the results hold.
         changed.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::seconds(1)));
@@ -240,11 +235,11 @@ LeakTestReport run_leak_test(const LeakTestOptions& options) {
       changed.wait_for(lock, std::chrono::milliseconds(50));
     }
   }
-  events.stop();
+  events->stop();
 
   progress("reading the results…");
   const probe::HttpReply results =
-      probe::fetch({"GET", base + "/api/v1/tests/" + report.test_id, "", std::max<long>(left_ms(), 2000), 0, ""});
+      http.fetch({"GET", base + "/api/v1/tests/" + report.test_id, "", std::max<long>(left_ms(), 2000), 0, ""});
   progress("");
   if (results.status != 200) {
     return fail(http_failure(results, "cannot read the results from " + base,

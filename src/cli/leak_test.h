@@ -1,4 +1,6 @@
-// `dnsleak test`: one leak test against a dnsleakd, from creating it to the verdict.
+// `dnsleak test`: one leak test against a dnsleakd, from creating it to the verdict. It reaches
+// the network only through probe::HttpClient and probe::NameResolver, so unit tests drive it with
+// fakes (tests/unit/leak_test_test.cpp) and the lab with the real ones.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -6,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/exit_codes.h"
+#include "probe/http_client.h"
 #include "probe/lookups.h"
 #include "verdict/verdict.h"
 
@@ -28,9 +32,6 @@ struct ProbeOutcome {
   std::string error;
 };
 
-// Exit codes, documented in --help and the README.
-enum ExitCode : uint8_t { kNoLeak = 0, kLeak = 1, kInconclusive = 2, kServerError = 3, kUsage = 64 };
-
 struct LeakTestReport {
   std::string server;
   std::string error;  // set when the test could not run (then exit code kServerError)
@@ -43,7 +44,8 @@ struct LeakTestReport {
   [[nodiscard]] int exit_code() const noexcept;
 };
 
-[[nodiscard]] LeakTestReport run_leak_test(const LeakTestOptions& options);
+[[nodiscard]] LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& http,
+                                           probe::NameResolver& resolver);
 
 // The evidence in a results document (resolvers and egress with their networks).
 [[nodiscard]] verdict::Evidence evidence_from_results(const boost::json::value& results);

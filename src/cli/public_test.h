@@ -4,11 +4,11 @@
 // --expect-resolver can turn it into a verdict.
 #pragma once
 
-#include <boost/json/object.hpp>
 #include <string>
 #include <vector>
 
 #include "probe/echo_names.h"
+#include "probe/lookups.h"
 #include "verdict/verdict.h"
 
 namespace dnsleak::cli {
@@ -21,9 +21,11 @@ struct PublicTestReport {
   [[nodiscard]] int exit_code() const noexcept;
 };
 
+// Asks every echo name at once through `resolver`; judged by the shared verdict library with the
+// resolvers seen and the user's expected resolvers (no networks are known in this mode, so
+// expected AS numbers cannot be checked: the command line refuses them).
 [[nodiscard]] PublicTestReport run_public_test(const std::vector<probe::EchoName>& names,
-                                               const verdict::Expectations& expected, long timeout_ms);
-[[nodiscard]] std::string render_public_table(const PublicTestReport& report, bool colour);
-[[nodiscard]] boost::json::object public_report_json(const PublicTestReport& report);
+                                               const verdict::Expectations& expected, long timeout_ms,
+                                               probe::NameResolver& resolver);
 
 }  // namespace dnsleak::cli

@@ -5,9 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 
-#include "enrich/ip_data.h"
+#include "verdict/verdict_json.h"
 
 namespace dnsleak::cli {
 namespace json = boost::json;
@@ -54,6 +53,15 @@ const json::array& array_of(const json::value& results, const char* key) {
 
 }  // namespace
 
+const char* headline(verdict::Outcome outcome) noexcept {
+  switch (outcome) {
+    case verdict::Outcome::leak: return "DNS LEAK";
+    case verdict::Outcome::no_leak: return "No DNS leak";
+    case verdict::Outcome::inconclusive: break;
+  }
+  return "Could not tell";
+}
+
 std::string render_table(const LeakTestReport& r, bool colour) {
   auto paint = [colour](const char* code, const std::string& text) {
     return colour ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
@@ -79,13 +87,10 @@ std::string render_table(const LeakTestReport& r, bool colour) {
   const json::array& egress = array_of(r.results, "egress");
   if (egress.empty()) out << "  (none: the HTTP probes did not arrive)\n";
   for (const json::value& x : egress) out << "  " << text_of(x, "address") << "  " << network_text(x) << "\n";
-  const char* headline = r.verdict.outcome == verdict::Outcome::leak      ? "DNS LEAK"
-                         : r.verdict.outcome == verdict::Outcome::no_leak ? "No DNS leak"
-                                                                          : "Could not tell";
   const char* code = r.verdict.outcome == verdict::Outcome::leak      ? "1;31"
                      : r.verdict.outcome == verdict::Outcome::no_leak ? "1;32"
                                                                       : "1;33";
-  out << "\nVerdict: " << paint(code, headline) << "\n";
+  out << "\nVerdict: " << paint(code, headline(r.verdict.outcome)) << "\n";
   for (const verdict::Finding& f : r.verdict.findings) {
     out << "  - "
         << (f.severity == verdict::Severity::info ? ""
@@ -107,12 +112,7 @@ json::object report_json(const LeakTestReport& r) {
   }
   o["test_id"] = r.test_id;
   o["duration_ms"] = r.duration_ms;
-  json::array findings;
-  for (const verdict::Finding& f : r.verdict.findings) {
-    findings.push_back(
-        json::object{{"severity", verdict::to_string(f.severity)}, {"code", f.code}, {"reason", f.reason}});
-  }
-  o["verdict"] = json::object{{"outcome", verdict::to_string(r.verdict.outcome)}, {"findings", std::move(findings)}};
+  o["verdict"] = verdict::verdict_json(r.verdict);
   o["resolvers"] = array_of(r.results, "resolvers");
   o["egress"] = array_of(r.results, "egress");
   json::array lookups;
@@ -130,7 +130,7 @@ json::object report_json(const LeakTestReport& r) {
   return o;
 }
 
-void save_baseline(const std::string& path, const LeakTestReport& report) {
+Result<void> save_baseline(const std::string& path, const LeakTestReport& report) {
   json::array resolvers, asns;
   for (const json::value& x : array_of(report.results, "resolvers")) {
     const json::value network = x.is_object() && x.as_object().if_contains("network") ? x.at("network") : json::value();
@@ -144,20 +144,24 @@ void save_baseline(const std::string& path, const LeakTestReport& report) {
     }
   }
   const std::filesystem::path p(path);
-  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  std::error_code made;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), made);
+  if (made) return fail(concat({"cannot create ", p.parent_path().string(), " for the baseline: ", made.message()}));
   std::ofstream out(path);
   out << json::serialize(json::object{{"resolvers", resolvers}, {"asns", asns}}) << "\n";
-  if (!out) throw std::runtime_error("cannot write the baseline to '" + path + "'");
+  out.close();
+  if (!out) return fail(concat({"cannot write the baseline to '", path, "'"}));
+  return {};
 }
 
-verdict::Baseline load_baseline(const std::string& path) {
+Result<verdict::Baseline> load_baseline(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read the baseline '" + path + "'");
+  if (!in) return fail(concat({"cannot read the baseline '", path, "'"}));
   std::stringstream text;
   text << in.rdbuf();
   boost::system::error_code ec;
   const json::value v = json::parse(text.str(), ec);
-  if (ec || !v.is_object()) throw std::runtime_error("the baseline '" + path + "' is not valid JSON");
+  if (ec || !v.is_object()) return fail(concat({"the baseline '", path, "' is not valid JSON"}));
   verdict::Baseline b;
   for (const json::value& a : array_of(v, "resolvers")) {
     if (!a.is_string()) continue;
@@ -168,6 +172,43 @@ verdict::Baseline load_baseline(const std::string& path) {
     if (a.is_uint64()) b.asns.push_back(static_cast<uint32_t>(a.as_uint64()));
   }
   return b;
+}
+
+std::string render_public_table(const PublicTestReport& r, bool colour) {
+  std::ostringstream out;
+  out << "Public echo names (" << r.duration_ms << " ms):\n";
+  for (size_t i = 0; i < r.names.size(); ++i) {
+    out << "  " << r.names[i].name << (r.names[i].txt ? " TXT" : " A") << ": ";
+    const probe::EchoAnswer& a = r.answers[i];
+    if (a.resolvers.empty()) {
+      out << a.error << "\n";
+      continue;
+    }
+    for (size_t k = 0; k < a.resolvers.size(); ++k) out << (k ? ", " : "") << "resolver " << a.resolvers[k];
+    if (!a.subnet.empty()) out << ", forwards your subnet " << a.subnet;
+    out << "\n";
+  }
+  out << "\nVerdict: " << (colour ? "\033[1m" : "") << headline(r.verdict.outcome) << (colour ? "\033[0m" : "") << "\n";
+  for (const verdict::Finding& f : r.verdict.findings) out << "  - " << f.reason << "\n";
+  return out.str();
+}
+
+json::object public_report_json(const PublicTestReport& r) {
+  json::array echoes;
+  for (size_t i = 0; i < r.names.size(); ++i) {
+    const probe::EchoAnswer& a = r.answers[i];
+    echoes.push_back(json::object{{"name", r.names[i].name},
+                                  {"type", r.names[i].txt ? "TXT" : "A"},
+                                  {"resolvers", json::value_from(a.resolvers)},
+                                  {"subnet", a.subnet.empty() ? json::value(nullptr) : json::value(a.subnet)},
+                                  {"error", a.error.empty() ? json::value(nullptr) : json::value(a.error)}});
+  }
+  return json::object{{"schema", 1},
+                      {"mode", "public"},
+                      {"exit_code", r.exit_code()},
+                      {"duration_ms", r.duration_ms},
+                      {"echo", std::move(echoes)},
+                      {"verdict", verdict::verdict_json(r.verdict)}};
 }
 
 }  // namespace dnsleak::cli

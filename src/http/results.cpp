@@ -7,6 +7,7 @@
 #include <set>
 
 #include "store/observation_log.h"
+#include "verdict/verdict_json.h"
 
 namespace dnsleak::http {
 namespace json = boost::json;
@@ -124,15 +125,10 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
                                  {"network", network_json(network)}});
   }
   const verdict::Verdict v = verdict::judge(evidence);
-  json::array findings;
-  for (const verdict::Finding& f : v.findings) {
-    findings.push_back(
-        json::object{{"severity", verdict::to_string(f.severity)}, {"code", f.code}, {"reason", f.reason}});
-  }
   json::object out;
   out["resolvers"] = std::move(resolvers);
   out["egress"] = std::move(exits);
-  out["verdict"] = json::object{{"outcome", verdict::to_string(v.outcome)}, {"findings", std::move(findings)}};
+  out["verdict"] = verdict::verdict_json(v);
   return out;
 }
 

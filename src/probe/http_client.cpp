@@ -2,6 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
+#include <thread>
+
 namespace dnsleak::probe {
 namespace {
 
@@ -19,9 +22,36 @@ size_t append_body(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+// One event stream read by libcurl on its own thread.
+class CurlEventStream final : public EventSubscription {
+ public:
+  CurlEventStream(std::string url, long timeout_ms, EventHandler on_event)
+      : url_(std::move(url)), timeout_ms_(timeout_ms), parser_(std::move(on_event)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~CurlEventStream() override {
+    stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  CurlEventStream(const CurlEventStream&) = delete;
+  CurlEventStream& operator=(const CurlEventStream&) = delete;
+  void stop() noexcept override { stop_ = true; }
+  [[nodiscard]] bool ended() const noexcept override { return ended_; }
+
+ private:
+  void run();
+
+  std::string url_;
+  long timeout_ms_;
+  EventStreamParser parser_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ended_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
-HttpReply fetch(const HttpFetch& request) {
+HttpReply CurlHttpClient::fetch(const HttpFetch& request) {
   ensure_init();
   HttpReply reply;
   CURL* curl = curl_easy_init();
@@ -61,21 +91,13 @@ HttpReply fetch(const HttpFetch& request) {
   return reply;
 }
 
-EventStream::EventStream(std::string url, long timeout_ms, Handler on_event)
-    : url_(std::move(url)), timeout_ms_(timeout_ms), on_event_(std::move(on_event)) {
+std::unique_ptr<EventSubscription> CurlHttpClient::subscribe(std::string url, long timeout_ms, EventHandler on_event) {
   ensure_init();
-  thread_ = std::thread([this] { run(); });
+  return std::make_unique<CurlEventStream>(std::move(url), timeout_ms, std::move(on_event));
 }
 
-EventStream::~EventStream() {
-  stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-void EventStream::stop() noexcept { stop_ = true; }
-
-size_t EventStream::feed(const char* data, size_t size) {
-  pending_.append(data, size);
+void EventStreamParser::feed(std::string_view octets) {
+  pending_.append(octets);
   size_t line_end;
   while ((line_end = pending_.find('\n')) != std::string::npos) {
     std::string line = pending_.substr(0, line_end);
@@ -93,10 +115,9 @@ size_t EventStream::feed(const char* data, size_t size) {
       event_data_ += line.substr(line.size() > 5 && line[5] == ' ' ? 6 : 5);
     }
   }
-  return size;
 }
 
-void EventStream::run() {
+void CurlEventStream::run() {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) {
     ended_ = true;
@@ -108,9 +129,10 @@ void EventStream::run() {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(
       curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
-        return static_cast<EventStream*>(user)->feed(data, size * count);
+        static_cast<EventStreamParser*>(user)->feed({data, size * count});
+        return size * count;
       });
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &parser_);
   // The multi interface, polled in 50 ms steps, so stop() ends the stream promptly (libcurl's
   // progress callback comes only about once a second on an idle transfer).
   CURLM* multi = curl_multi_init();

@@ -1,11 +1,10 @@
 // HTTP(S) for the client, through libcurl: one-shot requests and a Server-Sent Events reader.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
+#include <string_view>
 
 namespace dnsleak::probe {
 
@@ -25,31 +24,47 @@ struct HttpReply {
   std::string remote;  // the address connected to
 };
 
-[[nodiscard]] HttpReply fetch(const HttpFetch& request);
-
-// Reads a text/event-stream in a thread and calls `on_event(type, data)` per event until stop()
-// (or the server ends the stream, or the timeout). Callbacks run on the reader's thread.
-class EventStream {
+// A live text/event-stream: events arrive on another thread until stop(), the server ends it, or
+// its timeout.
+class EventSubscription {
  public:
-  using Handler = std::function<void(const std::string& type, const std::string& data)>;
-  EventStream(std::string url, long timeout_ms, Handler on_event);
-  ~EventStream();
-  void stop() noexcept;
+  virtual ~EventSubscription() = default;
+  virtual void stop() noexcept = 0;
   // The stream is over: refused (HTTP error), failed, or closed by the server.
-  [[nodiscard]] bool ended() const noexcept { return ended_; }
+  [[nodiscard]] virtual bool ended() const noexcept = 0;
+};
+using EventHandler = std::function<void(const std::string& type, const std::string& data)>;
+
+// What the leak test needs of HTTP, behind an interface so it runs in unit tests against a fake
+// server (timeouts, partial results, garbage).
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  [[nodiscard]] virtual HttpReply fetch(const HttpFetch& request) = 0;
+  // Calls `on_event(type, data)` per event, on the subscription's thread.
+  [[nodiscard]] virtual std::unique_ptr<EventSubscription> subscribe(std::string url, long timeout_ms,
+                                                                     EventHandler on_event) = 0;
+};
+
+// libcurl: HTTP and HTTPS (the system's CA store), event streams read in a thread of their own.
+class CurlHttpClient final : public HttpClient {
+ public:
+  [[nodiscard]] HttpReply fetch(const HttpFetch& request) override;
+  [[nodiscard]] std::unique_ptr<EventSubscription> subscribe(std::string url, long timeout_ms,
+                                                             EventHandler on_event) override;
+};
+
+// Feeds text/event-stream octets in and calls the handler once per complete event (WHATWG HTML
+// 9.2: "event:" and "data:" lines, a blank line ends an event). Exposed for tests.
+class EventStreamParser {
+ public:
+  explicit EventStreamParser(EventHandler on_event) : on_event_(std::move(on_event)) {}
+  void feed(std::string_view octets);
 
  private:
-  void run();
-  size_t feed(const char* data, size_t size);
-
-  std::string url_;
-  long timeout_ms_;
-  Handler on_event_;
+  EventHandler on_event_;
   std::string pending_;
   std::string event_type_, event_data_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> ended_{false};
-  std::thread thread_;
 };
 
 }  // namespace dnsleak::probe

@@ -4,61 +4,49 @@
 #include <netdb.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
 #include <set>
-#include <thread>
+
+#include "probe/fan_out.h"
 
 namespace dnsleak::probe {
 namespace {
 
-struct Shared {
-  std::mutex mutex;
-  std::condition_variable done;
-  std::vector<LookupResult> results;
-  size_t finished = 0;
-};
+LookupResult lookup(const std::string& name, int family) {
+  const auto started = std::chrono::steady_clock::now();
+  addrinfo hints{};
+  hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  const int rc = getaddrinfo(name.c_str(), "80", &hints, &list);
+  std::set<std::string> addresses;
+  for (addrinfo* a = list; rc == 0 && a != nullptr; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* where = a->ai_family == AF_INET
+                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    if (inet_ntop(a->ai_family, where, text, sizeof text) != nullptr) addresses.insert(text);
+  }
+  if (list != nullptr) freeaddrinfo(list);
+  LookupResult r;
+  r.name = name;
+  r.addresses.assign(addresses.begin(), addresses.end());
+  r.error = rc == 0 ? "" : gai_strerror(rc);
+  r.milliseconds = static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  return r;
+}
 
 }  // namespace
 
-std::vector<LookupResult> resolve_all(const std::vector<std::string>& names, int family, long timeout_ms) {
-  // Shared state outlives this call: a thread still in getaddrinfo at the deadline finishes later.
-  auto shared = std::make_shared<Shared>();
-  shared->results.resize(names.size());
-  for (size_t i = 0; i < names.size(); ++i) {
-    shared->results[i].name = names[i];
-    shared->results[i].error = "timed out";
-    std::thread([shared, i, name = names[i], family] {
-      const auto started = std::chrono::steady_clock::now();
-      addrinfo hints{};
-      hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      addrinfo* list = nullptr;
-      const int rc = getaddrinfo(name.c_str(), "80", &hints, &list);
-      std::set<std::string> addresses;
-      for (addrinfo* a = list; rc == 0 && a != nullptr; a = a->ai_next) {
-        char text[INET6_ADDRSTRLEN] = {};
-        const void* where = a->ai_family == AF_INET
-                                ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                                : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
-        if (inet_ntop(a->ai_family, where, text, sizeof text) != nullptr) addresses.insert(text);
-      }
-      if (list != nullptr) freeaddrinfo(list);
-      const long ms = static_cast<long>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
-      std::lock_guard lock(shared->mutex);
-      LookupResult& r = shared->results[i];
-      r.addresses.assign(addresses.begin(), addresses.end());
-      r.error = rc == 0 ? "" : gai_strerror(rc);
-      r.milliseconds = ms;
-      ++shared->finished;
-      shared->done.notify_all();
-    }).detach();
-  }
-  std::unique_lock lock(shared->mutex);
-  shared->done.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return shared->finished == names.size(); });
-  return shared->results;
+std::vector<LookupResult> SystemResolver::resolve_all(const std::vector<std::string>& names, int family,
+                                                      long timeout_ms) {
+  std::vector<LookupResult> results = fan_out(
+      names.size(), timeout_ms, [names, family](size_t i) { return lookup(names[i], family); },
+      LookupResult{"", {}, "timed out", 0});
+  for (size_t i = 0; i < names.size(); ++i) results[i].name = names[i];
+  return results;
 }
+
+EchoAnswer SystemResolver::ask_echo(const EchoName& echo) { return probe::ask_echo(echo); }
 
 }  // namespace dnsleak::probe

@@ -216,13 +216,22 @@ TokenCheck TokenAuthority::check(const TestToken& token, uint32_t now_unix) cons
   return TokenCheck::valid;
 }
 
+std::optional<TestLabel> split_test_label(std::span<const uint8_t> label) noexcept {
+  TestLabel out;
+  if (label.size() < kTokenTextSize + 2 || label[kTokenTextSize] != '-') return std::nullopt;
+  if (!decode_token_into(label.first(kTokenTextSize), out.token) ||
+      !parse_probe_into(label.subspan(kTokenTextSize + 1), out.probe)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 TokenCheck parse_test_label(const TokenAuthority& authority, std::span<const uint8_t> label, uint32_t now_unix,
                             TestToken& token, ProbeLabel& probe) noexcept {
-  if (label.size() < kTokenTextSize + 2 || label[kTokenTextSize] != '-') return TokenCheck::malformed;
-  if (!decode_token_into(label.first(kTokenTextSize), token) ||
-      !parse_probe_into(label.subspan(kTokenTextSize + 1), probe)) {
-    return TokenCheck::malformed;
-  }
+  const std::optional<TestLabel> split = split_test_label(label);
+  if (!split) return TokenCheck::malformed;
+  token = split->token;
+  probe = split->probe;
   return authority.check(token, now_unix);
 }
 

@@ -93,6 +93,14 @@ class TokenAuthority {
   uint32_t max_age_seconds_;
 };
 
+// The first label of a test name, `<token>-<probe>`, split by the grammar alone: what a client,
+// which has no secret, can tell. nullopt when it is not of that form.
+struct TestLabel {
+  TestToken token;
+  ProbeLabel probe;
+};
+[[nodiscard]] std::optional<TestLabel> split_test_label(std::span<const uint8_t> label) noexcept;
+
 // Splits the first label of a test name, `<token>-<probe>`, and checks it. On success fills
 // `token` and `probe`.
 [[nodiscard]] TokenCheck parse_test_label(const TokenAuthority& authority, std::span<const uint8_t> label,

@@ -87,6 +87,23 @@ TEST(ParseTestLabel, AcceptsAnyCaseAndChecksProbe) {
   EXPECT_EQ(parse_test_label(authority, as_bytes("www"), 5000, parsed, probe), TokenCheck::malformed);
 }
 
+TEST(SplitTestLabel, KnowsTheGrammarWithoutTheSecret) {
+  const TokenAuthority authority("a secret of enough length");
+  const TestToken token = authority.issue(5000).value();
+  const auto split = split_test_label(as_bytes(token.text() + "-v6x"));
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split->token.raw, token.raw);
+  EXPECT_EQ(split->probe.view(), "v6x");
+  // A forged token still splits (the grammar holds); only the MAC check can tell.
+  std::string forged = token.text();
+  forged[0] = forged[0] == 'a' ? 'b' : 'a';
+  EXPECT_TRUE(split_test_label(as_bytes(forged + "-p1")));
+  EXPECT_FALSE(split_test_label(as_bytes(token.text())));
+  EXPECT_FALSE(split_test_label(as_bytes(token.text() + "-")));
+  EXPECT_FALSE(split_test_label(as_bytes(token.text() + "-toolongprobe")));
+  EXPECT_FALSE(split_test_label(as_bytes("www-p1")));
+}
+
 TEST(TestIdHex, RoundTrips) {
   TestId id{};
   for (size_t i = 0; i < id.size(); ++i) id[i] = static_cast<uint8_t>(i * 17);

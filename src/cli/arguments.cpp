@@ -1,0 +1,161 @@
+// The only translation unit that includes CLI11.
+#include "cli/arguments.h"
+
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/report_output.h"
+#include "net/ip_address.h"
+
+namespace dnsleak::cli {
+namespace {
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 no leak, 1 leak found, 2 could not tell (e.g. no resolver reached the server),\n"
+    "3 the server could not be used (unreachable, errors, garbage), 64 usage or configuration error.";
+
+std::string config_dir() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/dnsleak";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.config/dnsleak";
+  return ".";
+}
+
+// The default server: DNSLEAK_SERVER, else `server` in <config dir>/dnsleak.toml.
+Result<std::string> default_server() {
+  if (const char* env = std::getenv("DNSLEAK_SERVER"); env && *env) return std::string(env);
+  const std::string path = config_dir() + "/dnsleak.toml";
+  if (!std::filesystem::exists(path)) return std::string();
+  try {
+    const toml::table config = toml::parse_file(path);
+    if (const auto server = config["server"].value<std::string>()) return *server;
+  } catch (const toml::parse_error& e) {
+    return fail(concat({path, ": ", e.description()}));
+  }
+  return std::string();
+}
+
+ExitAction usage_error(const std::string& message) {
+  std::fprintf(stderr, "dnsleak: %s\n", message.c_str());
+  return {kUsage};
+}
+
+}  // namespace
+
+Action parse_arguments(int argc, const char* const* argv) {
+  CLI::App app{"dnsleak: find out whether your DNS lookups leak outside your VPN or Tor tunnel."};
+  app.set_version_flag("--version", "dnsleak 0.1.0");
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+
+  CLI::App* test = app.add_subcommand(
+      "test",
+      "Run a leak test against a dnsleakd: resolve unique names through the system resolver (exactly\n"
+      "what applications do), probe over IPv4 and IPv6, and judge which resolvers and exits were seen.");
+  LeakTestOptions options;
+  std::string server;
+  double timeout_s = 10;
+  bool only4 = false, only6 = false, json = false, quiet = false, no_baseline = false;
+  std::vector<std::string> expect_resolvers;
+  std::vector<uint32_t> expect_asns;
+  std::string save_baseline, baseline_file = config_dir() + "/baseline.json";
+  test->add_option("--server", server,
+                   "dnsleakd's base URL, http:// or https:// [default: $DNSLEAK_SERVER, or server = \"...\" in " +
+                       config_dir() + "/dnsleak.toml]");
+  test->add_flag("--extended", options.extended, "36 names instead of 6 (finds resolvers used only now and then)");
+  test->add_option("--count", options.count, "this many plain names (1-100) instead of 6 or 36")
+      ->check(CLI::Range(1, 100));
+  bool public_mode = false;
+  std::vector<std::string> echo_names;
+  auto* public_flag = test->add_flag(
+      "--public", public_mode,
+      "no dnsleakd at hand: ask public resolver echo names (Akamai, Google) which resolver answers; one\n"
+      "resolver per lookup and no exits, so only --expect-resolver gives a verdict");
+  test->add_option("--echo-name", echo_names, "with --public: ask these TXT echo names instead (repeatable)")
+      ->needs(public_flag);
+  test->add_option("--timeout", timeout_s, "seconds the whole test may take [default: 10]")
+      ->check(CLI::Range(1.0, 300.0));
+  auto* four = test->add_flag("-4", only4, "IPv4 only: lookups and probes");
+  test->add_flag("-6", only6, "IPv6 only: lookups and probes")->excludes(four);
+  test->add_option("--interface", options.interface, "make the HTTP probes from this interface or address");
+  test->add_option("--expect-resolver", expect_resolvers,
+                   "a resolver address your tunnel should use (repeatable); decides over the heuristics");
+  auto* expect_asn = test->add_option("--expect-asn", expect_asns,
+                                      "an AS number your tunnel's resolvers are in (repeatable; not with --public, "
+                                      "which knows no networks)");
+  expect_asn->excludes(public_flag);
+  test->add_option("--save-baseline", save_baseline,
+                   "run this with the tunnel DOWN: save the resolvers seen (your ISP's) to FILE; later runs "
+                   "flag any of them seen again")
+      ->expected(0, 1)
+      ->default_str(baseline_file);
+  test->add_option("--baseline", baseline_file, "the baseline file to compare with [default: " + baseline_file + "]");
+  test->add_flag("--no-baseline", no_baseline, "do not compare with a saved baseline");
+  auto* json_flag = test->add_flag("--json", json, "print the report as JSON (a stable schema; see the README)");
+  test->add_flag("--quiet,-q", quiet, "print nothing; the exit code says it all")->excludes(json_flag);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return ExitAction{code == 0 ? 0 : kUsage};
+  }
+  const OutputMode output = json ? OutputMode::json : quiet ? OutputMode::quiet : OutputMode::table;
+
+  // Both modes judge by the resolvers the user expects.
+  verdict::Expectations expected;
+  for (const std::string& text : expect_resolvers) {
+    const Result<net::IpAddress> address = net::parse_ip(text);
+    if (!address) return usage_error("--expect-resolver " + address.error().message);
+    expected.resolvers.push_back(*address);
+  }
+  expected.asns = expect_asns;
+
+  if (public_mode) {
+    PublicTestAction action;
+    action.names = probe::public_echo_names();
+    if (!echo_names.empty()) {
+      action.names.clear();
+      for (const std::string& n : echo_names) action.names.push_back({n, true});
+    }
+    action.expected = std::move(expected);
+    action.timeout_ms = static_cast<long>(timeout_s * 1000);
+    action.output = output;
+    return action;
+  }
+
+  if (server.empty()) {
+    Result<std::string> configured = default_server();
+    if (!configured) return usage_error(configured.error().message);
+    server = std::move(*configured);
+  }
+  if (server.empty()) {
+    return usage_error("no server: give --server URL, set DNSLEAK_SERVER, or put server = \"URL\" in " + config_dir() +
+                       "/dnsleak.toml");
+  }
+  if (server.rfind("http://", 0) != 0 && server.rfind("https://", 0) != 0) {
+    return usage_error("--server '" + server + "' must start with http:// or https://");
+  }
+  LeakTestAction action;
+  action.output = output;
+  options.server = server;
+  options.expected = std::move(expected);
+  options.family = only4 ? 4 : only6 ? 6 : 0;
+  options.timeout_ms = static_cast<long>(timeout_s * 1000);
+  options.progress = output == OutputMode::table && isatty(STDERR_FILENO);
+  if (test->count("--save-baseline") > 0) {
+    action.save_baseline_to = save_baseline.empty() ? baseline_file : save_baseline;
+  } else if (!no_baseline && std::filesystem::exists(baseline_file)) {
+    Result<verdict::Baseline> baseline = load_baseline(baseline_file);
+    if (!baseline) return usage_error(baseline.error().message);
+    options.baseline = std::move(*baseline);
+  }
+  action.options = std::move(options);
+  return action;
+}
+
+}  // namespace dnsleak::cli
