@@ -6,10 +6,15 @@
 #include <resolv.h>
 
 #include <cstring>
+#include <span>
 #include <vector>
+
+#include "dns/response.h"
 
 namespace dnsleak::enrich {
 namespace {
+
+constexpr uint16_t kTypePtr = 12;
 
 std::string key_of(const net::IpAddress& a) {
   return std::string(reinterpret_cast<const char*>(a.bytes.data()), a.family == 4 ? 4 : 16);
@@ -24,14 +29,12 @@ std::string query_ptr(res_state state, const std::string& name) {
   unsigned char* answer = buffer.data();
   const int length = res_nquery(state, name.c_str(), ns_c_in, ns_t_ptr, answer, static_cast<int>(buffer.size()));
   if (length <= 0 || static_cast<size_t>(length) > buffer.size()) return "";
-  ns_msg message;
-  if (ns_initparse(answer, length, &message) != 0) return "";
-  for (int i = 0; i < ns_msg_count(message, ns_s_an); ++i) {
-    ns_rr rr;
-    if (ns_parserr(&message, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_ptr) continue;
-    char target[NS_MAXDNAME];
-    if (dn_expand(ns_msg_base(message), ns_msg_end(message), ns_rr_rdata(rr), target, sizeof target) < 0) continue;
-    return target;
+  const Result<dns::Response> response =
+      dns::parse_response(std::as_bytes(std::span(buffer.data(), static_cast<size_t>(length))));
+  if (!response) return "";
+  for (const dns::ResourceRecord& rr : response->records()) {
+    if (rr.section != dns::Section::answer || rr.type != kTypePtr) continue;
+    if (const Result<dns::DnsName> target = response->rdata_name(rr)) return target->to_text();
   }
   return "";
 }

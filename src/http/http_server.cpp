@@ -283,7 +283,7 @@ void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
       if (stats.connections_open >= options.max_connections) {
         ++stats.connections_refused;
         beast::error_code ignored;
-        socket.close(ignored);
+        (void)socket.close(ignored);  // refused and counted; a failed close leaves nothing to do
       } else {
         std::make_shared<Session>(std::move(socket), *this)->start();
       }

@@ -5,13 +5,15 @@
 #include <netdb.h>
 #include <resolv.h>
 
+#include <span>
+
+#include "dns/response.h"
+#include "net/ip_address.h"
+
 namespace dnsleak::probe {
 namespace {
 
-bool is_ip(const std::string& text) {
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
-}
+bool is_ip(const std::string& text) { return net::parse_ip(text).has_value(); }
 
 void add_unique(std::vector<std::string>& list, const std::string& value) {
   for (const std::string& v : list) {
@@ -72,25 +74,17 @@ std::optional<std::vector<std::vector<std::string>>> query_txt(const std::string
     error = "no answer for " + name + " (" + hstrerror(h_errno) + ")";
     return std::nullopt;
   }
-  ns_msg message;
-  if (ns_initparse(answer, length, &message) != 0) {
-    error = "a malformed answer for " + name;
+  const Result<dns::Response> response =
+      dns::parse_response(std::as_bytes(std::span(buffer.data(), static_cast<size_t>(length))));
+  if (!response) {
+    error = "a malformed answer for " + name + " (" + response.error().message + ")";
     return std::nullopt;
   }
   std::vector<std::vector<std::string>> records;
-  for (int i = 0; i < ns_msg_count(message, ns_s_an); ++i) {
-    ns_rr rr;
-    if (ns_parserr(&message, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_txt) continue;
-    std::vector<std::string> strings;
-    const unsigned char* p = ns_rr_rdata(rr);
-    const unsigned char* end = p + ns_rr_rdlen(rr);
-    while (p < end) {  // <character-string>s: a length octet and that many octets (RFC 1035 3.3)
-      const size_t n = *p++;
-      if (static_cast<size_t>(end - p) < n) break;
-      strings.emplace_back(reinterpret_cast<const char*>(p), n);
-      p += n;
-    }
-    records.push_back(std::move(strings));
+  for (const dns::ResourceRecord& rr : response->records()) {
+    if (rr.section != dns::Section::answer || rr.type != dns::rr_type::TXT) continue;
+    Result<std::vector<std::string>> strings = response->txt_strings(rr);
+    if (strings) records.push_back(std::move(*strings));
   }
   return records;
 }

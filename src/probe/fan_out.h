@@ -18,7 +18,7 @@ namespace dnsleak::probe {
 // all are done or at the deadline; a slot still running then (or whose thread could not start)
 // holds `unfinished`. The state the threads write into outlives this call.
 template <class T, class Work>
-[[nodiscard]] std::vector<T> fan_out(size_t count, long timeout_ms, Work work, const T& unfinished) {
+[[nodiscard]] std::vector<T> fan_out(size_t count, long timeout_ms, const Work& work, const T& unfinished) {
   struct Shared {
     std::mutex mutex;
     std::condition_variable done;
