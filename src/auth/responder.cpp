@@ -94,7 +94,70 @@ class RecordWriter {
 // Which node of the zone a query names.
 enum class Node : uint8_t { apex, nameserver, sub_ns_host, whoami, test_name, none };
 
+// The records of one answer, decided before a byte is written.
+struct AddressSet {
+  const DnsName* owner = nullptr;  // nullptr: the question name
+  uint16_t type = 0;               // A (4 octets each) or AAAA (16)
+  uint32_t ttl = 0;
+  const uint8_t* data = nullptr;  // `count` addresses back to back
+  size_t count = 0;
+};
+
+template <size_t N>
+AddressSet address_set(uint16_t type, const std::vector<std::array<uint8_t, N>>& list, uint32_t ttl,
+                       const DnsName* owner = nullptr) noexcept {
+  // std::array of octets has no padding: a vector of them is the addresses back to back.
+  static_assert(sizeof(std::array<uint8_t, N>) == N);
+  return {owner, type, ttl, list.empty() ? nullptr : list.front().data(), list.size()};
+}
+
+// What the answer section holds.
+enum class Answer : uint8_t { none, soa, ns_set, addresses, whoami_txt };
+
+// whoami's TXT: the asking resolver's address, port and transport, and the ECS subnet it sent.
+void write_whoami_txt(const dns::Query& q, const QueryContext& context, RecordWriter& rr) noexcept {
+  WireWriter& w = rr.wire();
+  char text[128];
+  char address[64];
+  const size_t address_length = context.remote.to_text(address);
+  int n = std::snprintf(text, sizeof text, "resolver=%.*s port=%u transport=%s", static_cast<int>(address_length),
+                        address, static_cast<unsigned>(context.remote_port), net::to_string(context.transport));
+  rr.begin(q.qname.label_count(), rr_type::TXT, 0);
+  w.u8(static_cast<uint8_t>(n));
+  w.bytes(reinterpret_cast<const uint8_t*>(text), static_cast<size_t>(n));
+  if (q.edns.has_client_subnet) {
+    const dns::ClientSubnet& s = q.edns.client_subnet;
+    net::IpAddress subnet;
+    subnet.family = s.family == 2 ? 6 : 4;
+    subnet.bytes = s.address;
+    const size_t subnet_length = subnet.to_text(address);
+    n = std::snprintf(text, sizeof text, "ecs=%.*s/%u", static_cast<int>(subnet_length), address,
+                      static_cast<unsigned>(s.source_prefix));
+    w.u8(static_cast<uint8_t>(n));
+    w.bytes(reinterpret_cast<const uint8_t*>(text), static_cast<size_t>(n));
+  }
+  rr.end();
+}
+
 }  // namespace
+
+// The whole decision for one query: classify() makes it from the parsed query alone, write()
+// follows it. Only `truncated_size` is decided later, by the room the answer finds.
+struct Responder::Plan {
+  Outcome outcome = Outcome::answer;
+  uint8_t rcode = dns::rcode::NOERROR;
+  bool authoritative = true;
+  bool body = false;                          // records follow the question (not for errors, TC)
+  bool truncate = false;                      // TC=1 and no records: tcp. over UDP
+  store::SubZone sub = store::SubZone::none;  // the sub-zone the name is in
+  Node node = Node::none;
+  Answer answer = Answer::none;
+  AddressSet addresses;   // with Answer::addresses
+  bool glue = false;      // with an NS set: the in-zone name servers' addresses in additional
+  bool referral = false;  // the sub-zone's NS set and glue in authority, no answer
+  bool negative = false;  // the SOA in authority (NXDOMAIN, NODATA)
+  bool observe = false;
+};
 
 const char* to_string(Outcome o) noexcept {
   switch (o) {
@@ -118,18 +181,6 @@ const char* to_string(Outcome o) noexcept {
   return "unknown";
 }
 
-struct Responder::Plan {
-  std::string_view probe;  // of a valid test name
-  Outcome outcome = Outcome::answer;
-  uint8_t rcode = dns::rcode::NOERROR;
-  bool authoritative = true;
-  bool force_truncation = false;
-  const SubZoneInfo* sub = nullptr;  // the sub-zone the name is in, nullptr for the main zone
-  Node node = Node::none;
-  const NameServer* nameserver = nullptr;
-  bool observe = false;
-};
-
 Responder::Responder(const ZoneConfig& zone, const testname::TokenAuthority& tokens)
     : zone_(zone), tokens_(tokens), ns_ipv4_(zone.nameserver_ipv4()), ns_ipv6_(zone.nameserver_ipv6()) {
   v4_.apex = child_of(zone.apex, "v4");
@@ -142,34 +193,71 @@ Responder::Responder(const ZoneConfig& zone, const testname::TokenAuthority& tok
   tcp_.enabled = true;
 }
 
-void Responder::plan_in_zone(const dns::Query& q, const QueryContext& context, Plan& plan,
-                             store::ResolverObservation& observation) const noexcept {
+const Responder::SubZoneInfo* Responder::sub_zone(store::SubZone sub) const noexcept {
+  switch (sub) {
+    case store::SubZone::v4: return &v4_;
+    case store::SubZone::v6: return &v6_;
+    case store::SubZone::tcp: return &tcp_;
+    case store::SubZone::none: break;
+  }
+  return nullptr;
+}
+
+Responder::Plan Responder::classify(const dns::Query& q, dns::QueryParseStatus status, const QueryContext& context,
+                                    store::ResolverObservation& observation) const noexcept {
+  Plan plan;
+  if (status == dns::QueryParseStatus::format_error) {
+    plan.rcode = dns::rcode::FORMERR;
+    plan.outcome = Outcome::formerr;
+    return plan;
+  }
+  if (status == dns::QueryParseStatus::not_implemented) {
+    plan.rcode = dns::rcode::NOTIMP;
+    plan.outcome = Outcome::notimp;
+    return plan;
+  }
+  if (q.edns.present && q.edns.version != 0) {
+    plan.outcome = Outcome::badvers;  // rcode 16 goes in the OPT's extended bits
+    return plan;
+  }
+  if ((q.qclass != dns::kClassIN && q.qclass != dns::kClassANY) || !q.qname.ends_with(zone_.apex) ||
+      q.qtype == rr_type::AXFR || q.qtype == rr_type::IXFR) {
+    plan.rcode = dns::rcode::REFUSED;
+    plan.outcome = Outcome::refused;
+    return plan;
+  }
+  plan.body = true;
+  classify_in_zone(q, context, plan, observation);
+  return plan;
+}
+
+void Responder::classify_in_zone(const dns::Query& q, const QueryContext& context, Plan& plan,
+                                 store::ResolverObservation& observation) const noexcept {
   const DnsName& qname = q.qname;
   size_t relative = qname.label_count() - zone_.apex.label_count();
   // The label right above the apex may pick a sub-zone.
   if (relative >= 1) {
     const auto label = qname.label(relative - 1);
     if (v4_.enabled && label_is(label, "v4"))
-      plan.sub = &v4_;
+      plan.sub = store::SubZone::v4;
     else if (v6_.enabled && label_is(label, "v6"))
-      plan.sub = &v6_;
+      plan.sub = store::SubZone::v6;
     else if (label_is(label, "tcp"))
-      plan.sub = &tcp_;
-    if (plan.sub != nullptr) --relative;
+      plan.sub = store::SubZone::tcp;
+    if (plan.sub != store::SubZone::none) --relative;
   }
   // A delegated sub-zone asked over the other family: refer to its name server. DS at the cut
   // belongs to the parent side (RFC 4035 3.1.4.1): no DS there, so NODATA.
-  const bool wrong_family =
-      (plan.sub == &v6_ && context.remote.family != 6) || (plan.sub == &v4_ && context.remote.family != 4);
-  if (wrong_family && !(relative == 0 && q.qtype == rr_type::DS)) {
-    plan.authoritative = false;
-    plan.outcome = Outcome::referral;
-  } else if (wrong_family) {
-    plan.sub = nullptr;
+  const bool wrong_family = (plan.sub == store::SubZone::v6 && context.remote.family != 6) ||
+                            (plan.sub == store::SubZone::v4 && context.remote.family != 4);
+  if (wrong_family && relative == 0 && q.qtype == rr_type::DS) {
+    plan.sub = store::SubZone::none;
     plan.node = Node::apex;
     plan.outcome = Outcome::nodata;
+    plan.negative = true;
     return;
   }
+  plan.referral = wrong_family;
 
   if (relative == 0) {
     plan.node = Node::apex;
@@ -177,27 +265,29 @@ void Responder::plan_in_zone(const dns::Query& q, const QueryContext& context, P
     const auto label = qname.label(0);
     if (label_is(label, "whoami")) {
       plan.node = Node::whoami;
-    } else if (plan.sub != nullptr && plan.sub != &tcp_ && label_is(label, "ns")) {
+    } else if ((plan.sub == store::SubZone::v4 || plan.sub == store::SubZone::v6) && label_is(label, "ns")) {
       plan.node = Node::sub_ns_host;
     } else {
-      if (plan.sub == nullptr) {
+      const NameServer* server = nullptr;
+      if (plan.sub == store::SubZone::none) {
         for (const NameServer& ns : zone_.nameservers) {
           if (qname.equals(ns.name)) {
-            plan.node = Node::nameserver;
-            plan.nameserver = &ns;
+            server = &ns;
             break;
           }
         }
       }
-      if (plan.node == Node::none) {
+      if (server != nullptr) {
+        plan.node = Node::nameserver;
+        plan_nameserver(q.qtype, *server, plan);
+      } else {
         const uint32_t now_s = static_cast<uint32_t>(context.now_ms / 1000);
         const testname::TokenCheck check =
             testname::parse_test_label(tokens_, label, now_s, observation.token, observation.probe);
         if (check == testname::TokenCheck::valid) {
           plan.node = Node::test_name;
           plan.observe = true;
-          plan.probe = observation.probe.view();
-        } else if (plan.outcome == Outcome::referral) {
+        } else if (plan.referral) {
           // Below a cut the parent knows nothing of the child's names: a referral for all of
           // them, valid or not (the child would say NXDOMAIN); only valid ones are observed.
         } else if (check == testname::TokenCheck::bad_mac) {
@@ -209,33 +299,119 @@ void Responder::plan_in_zone(const dns::Query& q, const QueryContext& context, P
     }
   }
 
-  if (plan.outcome == Outcome::referral) return;
+  if (plan.referral) {
+    // The referral lives at the sub-zone's apex: NS in authority, address glue of one family only.
+    plan.authoritative = false;
+    plan.outcome = Outcome::referral;
+    plan.answer = Answer::none;
+    return;
+  }
   if (plan.node == Node::none) {
     plan.rcode = dns::rcode::NXDOMAIN;
     if (plan.outcome == Outcome::answer) plan.outcome = Outcome::nxdomain;
+    plan.negative = true;
     return;
   }
-  if (plan.sub == &tcp_ && context.transport == net::Transport::udp) {
-    plan.force_truncation = true;
+  if (plan.sub == store::SubZone::tcp && context.transport == net::Transport::udp) {
+    plan.truncate = true;
+    plan.body = false;
     plan.outcome = Outcome::truncated_tcp_only;
+    return;
+  }
+  plan_answer(q, context, plan, observation);
+}
+
+void Responder::plan_nameserver(uint16_t qtype, const NameServer& server, Plan& plan) const noexcept {
+  const bool any = qtype == rr_type::ANY;
+  if (qtype == rr_type::A || (any && !server.ipv4.empty())) {
+    plan.addresses = address_set(rr_type::A, server.ipv4, zone_.zone_ttl);
+  } else if (qtype == rr_type::AAAA || any) {
+    plan.addresses = address_set(rr_type::AAAA, server.ipv6, zone_.zone_ttl);
   }
 }
 
-void Responder::write_answer(const dns::Query& q, const QueryContext& context, const Plan& plan, WireWriter& w,
-                             uint16_t& an, uint16_t& ns, uint16_t& ar) const noexcept {
-  RecordWriter rr(w, q.qname);
-  const DnsName& apex = plan.sub != nullptr ? plan.sub->apex : zone_.apex;
-  const size_t all = q.qname.label_count();
+void Responder::plan_answer(const dns::Query& q, const QueryContext& context, Plan& plan,
+                            const store::ResolverObservation& observation) const noexcept {
   const uint16_t qtype = q.qtype;
   const bool any = qtype == rr_type::ANY;
+  const net::IpAddress& who = context.remote;
+  switch (plan.node) {
+    case Node::apex:
+      if (qtype == rr_type::SOA || any) {
+        plan.answer = Answer::soa;  // ANY: one RRset is enough (RFC 8482)
+      } else if (qtype == rr_type::NS) {
+        plan.answer = Answer::ns_set;
+        plan.glue = true;
+      } else if (qtype == rr_type::A) {
+        plan.addresses = address_set(rr_type::A, zone_.web_ipv4, zone_.answer_ttl);
+      } else if (qtype == rr_type::AAAA) {
+        plan.addresses = address_set(rr_type::AAAA, zone_.web_ipv6, zone_.answer_ttl);
+      }
+      break;
+    case Node::nameserver: break;  // planned when it was found
+    case Node::sub_ns_host:
+      if (plan.sub == store::SubZone::v4 && (qtype == rr_type::A || any)) {
+        plan.addresses = address_set(rr_type::A, ns_ipv4_, zone_.zone_ttl);
+      } else if (plan.sub == store::SubZone::v6 && (qtype == rr_type::AAAA || any)) {
+        plan.addresses = address_set(rr_type::AAAA, ns_ipv6_, zone_.zone_ttl);
+      }
+      break;
+    case Node::whoami:
+      // TTL 0: the answer is about the asker and must not be cached for anyone else.
+      if (qtype == rr_type::A && who.family == 4) {
+        plan.addresses = {nullptr, rr_type::A, 0, who.bytes.data(), 1};
+      } else if (qtype == rr_type::AAAA && who.family == 6) {
+        plan.addresses = {nullptr, rr_type::AAAA, 0, who.bytes.data(), 1};
+      } else if (qtype == rr_type::TXT || any) {
+        plan.answer = Answer::whoami_txt;
+      }
+      break;
+    case Node::test_name: {
+      // Probes "4" and "6" resolve to one family only: an HTTP request to them shows the
+      // client's IPv4 or IPv6 exit.
+      const std::string_view probe = observation.probe.view();
+      if ((probe == "4" && qtype == rr_type::AAAA) || (probe == "6" && qtype == rr_type::A)) break;
+      if (qtype == rr_type::A || (any && !zone_.web_ipv4.empty())) {
+        plan.addresses = address_set(rr_type::A, zone_.web_ipv4, zone_.answer_ttl);
+      } else if (qtype == rr_type::AAAA || any) {
+        plan.addresses = address_set(rr_type::AAAA, zone_.web_ipv6, zone_.answer_ttl);
+      }
+      break;
+    }
+    case Node::none: break;
+  }
+  if (plan.addresses.count > 0) plan.answer = Answer::addresses;
+  if (plan.answer == Answer::none) {  // NODATA: the SOA tells the resolver how long to cache the absence
+    plan.outcome = Outcome::nodata;
+    plan.negative = true;
+  }
+}
 
-  auto write_soa = [&](uint32_t ttl) {
+void Responder::write_records(const dns::Query& q, const QueryContext& context, const Plan& plan, WireWriter& w,
+                              SectionCounts& counts) const noexcept {
+  RecordWriter rr(w, q.qname);
+  const SubZoneInfo* sub = sub_zone(plan.sub);
+  const DnsName& apex = sub != nullptr ? sub->apex : zone_.apex;
+  const bool delegated = plan.sub == store::SubZone::v4 || plan.sub == store::SubZone::v6;
+  const size_t all = q.qname.label_count();
+
+  // One writer for every address RRset: answers, name server addresses, glue.
+  auto write_addresses = [&](const AddressSet& set, uint16_t& count) {
+    const size_t size = set.type == rr_type::A ? 4 : 16;
+    for (size_t i = 0; i < set.count; ++i) {
+      if (set.owner != nullptr) {
+        rr.begin(*set.owner, set.type, set.ttl);
+      } else {
+        rr.begin(all, set.type, set.ttl);
+      }
+      w.bytes(set.data + i * size, size);
+      rr.end();
+      ++count;
+    }
+  };
+  auto write_soa = [&](uint32_t ttl, uint16_t& count) {
     rr.begin(apex.label_count(), rr_type::SOA, ttl);
-    const DnsName mname = plan.sub == &v4_            ? v4_.ns_host
-                          : plan.sub == &v6_          ? v6_.ns_host
-                          : zone_.nameservers.empty() ? zone_.apex
-                                                      : zone_.nameservers.front().name;
-    rr.name(mname);
+    rr.name(delegated ? sub->ns_host : zone_.nameservers.empty() ? zone_.apex : zone_.nameservers.front().name);
     rr.name(zone_.soa_rname);
     w.u32(zone_.serial);
     w.u32(zone_.refresh);
@@ -243,171 +419,82 @@ void Responder::write_answer(const dns::Query& q, const QueryContext& context, c
     w.u32(zone_.expire);
     w.u32(zone_.negative_ttl);
     rr.end();
+    ++count;
   };
-  auto write_a = [&](size_t owner_labels, const std::vector<Ipv4Bytes>& list, uint32_t ttl) {
-    for (const Ipv4Bytes& a : list) {
-      rr.begin(owner_labels, rr_type::A, ttl);
-      w.bytes(a.data(), a.size());
-      rr.end();
-      ++an;
-    }
-  };
-  auto write_aaaa = [&](size_t owner_labels, const std::vector<Ipv6Bytes>& list, uint32_t ttl) {
-    for (const Ipv6Bytes& a : list) {
-      rr.begin(owner_labels, rr_type::AAAA, ttl);
-      w.bytes(a.data(), a.size());
-      rr.end();
-      ++an;
-    }
-  };
-  // NS RRset of a (sub-)zone apex, in `section_count`, with glue counted in `ar`.
-  auto write_ns_set = [&](uint16_t& section_count) {
-    if (plan.sub == &v4_ || plan.sub == &v6_) {
+  // The NS RRset of a (sub-)zone apex in one section; its glue in additional.
+  auto write_ns_set = [&](uint16_t& count) {
+    if (delegated) {
       rr.begin(apex.label_count(), rr_type::NS, zone_.zone_ttl);
-      rr.name(plan.sub->ns_host);
+      rr.name(sub->ns_host);
       rr.end();
-      ++section_count;
+      ++count;
       return;
     }
     for (const NameServer& server : zone_.nameservers) {
       rr.begin(apex.label_count(), rr_type::NS, zone_.zone_ttl);
       rr.name(server.name);
       rr.end();
-      ++section_count;
+      ++count;
     }
   };
   auto write_glue = [&]() {
-    if (plan.sub == &v4_ || plan.sub == &v6_) {
-      const DnsName& host = plan.sub->ns_host;
-      if (plan.sub == &v4_) {
-        for (const Ipv4Bytes& a : ns_ipv4_) {
-          rr.begin(host, rr_type::A, zone_.zone_ttl);
-          w.bytes(a.data(), a.size());
-          rr.end();
-          ++ar;
-        }
-      } else {
-        for (const Ipv6Bytes& a : ns_ipv6_) {
-          rr.begin(host, rr_type::AAAA, zone_.zone_ttl);
-          w.bytes(a.data(), a.size());
-          rr.end();
-          ++ar;
-        }
-      }
+    if (plan.sub == store::SubZone::v4) {
+      write_addresses(address_set(rr_type::A, ns_ipv4_, zone_.zone_ttl, &sub->ns_host), counts.additional);
+      return;
+    }
+    if (plan.sub == store::SubZone::v6) {
+      write_addresses(address_set(rr_type::AAAA, ns_ipv6_, zone_.zone_ttl, &sub->ns_host), counts.additional);
       return;
     }
     for (const NameServer& server : zone_.nameservers) {
       if (!server.name.ends_with(zone_.apex)) continue;  // glue only for in-zone names
-      for (const Ipv4Bytes& a : server.ipv4) {
-        rr.begin(server.name, rr_type::A, zone_.zone_ttl);
-        w.bytes(a.data(), a.size());
-        rr.end();
-        ++ar;
-      }
-      for (const Ipv6Bytes& a : server.ipv6) {
-        rr.begin(server.name, rr_type::AAAA, zone_.zone_ttl);
-        w.bytes(a.data(), a.size());
-        rr.end();
-        ++ar;
-      }
+      write_addresses(address_set(rr_type::A, server.ipv4, zone_.zone_ttl, &server.name), counts.additional);
+      write_addresses(address_set(rr_type::AAAA, server.ipv6, zone_.zone_ttl, &server.name), counts.additional);
     }
   };
 
-  if (plan.outcome == Outcome::referral) {
-    // The referral lives at the sub-zone's apex: NS in authority, address glue of one family only.
-    write_ns_set(ns);
+  if (plan.referral) {
+    write_ns_set(counts.authority);
     write_glue();
     return;
   }
-  if (plan.rcode == dns::rcode::NXDOMAIN) {
-    write_soa(zone_.negative_ttl);
-    ++ns;
-    return;
+  switch (plan.answer) {
+    case Answer::none: break;
+    case Answer::soa: write_soa(zone_.zone_ttl, counts.answer); break;
+    case Answer::ns_set: write_ns_set(counts.answer); break;
+    case Answer::addresses: write_addresses(plan.addresses, counts.answer); break;
+    case Answer::whoami_txt:
+      write_whoami_txt(q, context, rr);
+      ++counts.answer;
+      break;
   }
+  if (plan.glue) write_glue();
+  if (plan.negative) write_soa(zone_.negative_ttl, counts.authority);
+}
 
-  switch (plan.node) {
-    case Node::apex:
-      if (qtype == rr_type::SOA || any) {
-        write_soa(zone_.zone_ttl);
-        ++an;
-        break;  // ANY: one RRset is enough (RFC 8482)
-      }
-      if (qtype == rr_type::NS) {
-        write_ns_set(an);
-        write_glue();
-      } else if (qtype == rr_type::A) {
-        write_a(all, zone_.web_ipv4, zone_.answer_ttl);
-      } else if (qtype == rr_type::AAAA) {
-        write_aaaa(all, zone_.web_ipv6, zone_.answer_ttl);
-      }
-      break;
-    case Node::nameserver:
-      if (qtype == rr_type::A || (any && !plan.nameserver->ipv4.empty())) {
-        write_a(all, plan.nameserver->ipv4, zone_.zone_ttl);
-      } else if (qtype == rr_type::AAAA || any) {
-        write_aaaa(all, plan.nameserver->ipv6, zone_.zone_ttl);
-      }
-      break;
-    case Node::sub_ns_host:
-      if (plan.sub == &v4_ && (qtype == rr_type::A || any)) write_a(all, ns_ipv4_, zone_.zone_ttl);
-      if (plan.sub == &v6_ && (qtype == rr_type::AAAA || any)) write_aaaa(all, ns_ipv6_, zone_.zone_ttl);
-      break;
-    case Node::whoami: {
-      // TTL 0: the answer is about the asker and must not be cached for anyone else.
-      const net::IpAddress& who = context.remote;
-      if (qtype == rr_type::A && who.family == 4) {
-        rr.begin(all, rr_type::A, 0);
-        w.bytes(who.bytes.data(), 4);
-        rr.end();
-        ++an;
-      } else if (qtype == rr_type::AAAA && who.family == 6) {
-        rr.begin(all, rr_type::AAAA, 0);
-        w.bytes(who.bytes.data(), 16);
-        rr.end();
-        ++an;
-      } else if (qtype == rr_type::TXT || any) {
-        char text[128];
-        char address[64];
-        const size_t address_length = who.to_text(address);
-        int n = std::snprintf(text, sizeof text, "resolver=%.*s port=%u transport=%s", static_cast<int>(address_length),
-                              address, static_cast<unsigned>(context.remote_port), net::to_string(context.transport));
-        rr.begin(all, rr_type::TXT, 0);
-        w.u8(static_cast<uint8_t>(n));
-        w.bytes(reinterpret_cast<const uint8_t*>(text), static_cast<size_t>(n));
-        if (q.edns.has_client_subnet) {
-          const dns::ClientSubnet& s = q.edns.client_subnet;
-          net::IpAddress subnet;
-          subnet.family = s.family == 2 ? 6 : 4;
-          subnet.bytes = s.address;
-          const size_t subnet_length = subnet.to_text(address);
-          n = std::snprintf(text, sizeof text, "ecs=%.*s/%u", static_cast<int>(subnet_length), address,
-                            static_cast<unsigned>(s.source_prefix));
-          w.u8(static_cast<uint8_t>(n));
-          w.bytes(reinterpret_cast<const uint8_t*>(text), static_cast<size_t>(n));
-        }
-        rr.end();
-        ++an;
-      }
-      break;
-    }
-    case Node::test_name:
-      // Probes "4" and "6" resolve to one family only: an HTTP request to them shows the
-      // client's IPv4 or IPv6 exit.
-      if ((plan.probe == "4" && qtype == rr_type::AAAA) || (plan.probe == "6" && qtype == rr_type::A)) {
-        break;
-      }
-      if (qtype == rr_type::A || (any && !zone_.web_ipv4.empty())) {
-        write_a(all, zone_.web_ipv4, zone_.answer_ttl);
-      } else if (qtype == rr_type::AAAA || any) {
-        write_aaaa(all, zone_.web_ipv6, zone_.answer_ttl);
-      }
-      break;
-    case Node::none: break;
+void Responder::write_opt(const dns::Query& q, const Plan& plan, WireWriter& w) const noexcept {
+  w.u8(0);  // root owner
+  w.u16(rr_type::OPT);
+  w.u16(zone_.max_udp_payload);
+  const uint32_t extended_rcode = plan.outcome == Outcome::badvers ? (dns::rcode::BADVERS >> 4) : 0;
+  // Version 0; the DO bit is copied from the query (RFC 3225 3), though nothing is signed.
+  w.u32((extended_rcode << 24) | (q.edns.dnssec_ok ? 0x8000u : 0u));
+  const size_t rdlength_at = w.size();
+  w.u16(0);
+  if (q.edns.has_client_subnet) {
+    // RFC 7871 7.2.1: echo family, source prefix and address; the scope says how far the answer
+    // depends on the subnet: whoami's answers carry it, everything else is the same for all.
+    const dns::ClientSubnet& s = q.edns.client_subnet;
+    const size_t octets = (s.source_prefix + 7u) / 8u;
+    const bool scoped = plan.node == Node::whoami && !plan.referral;
+    w.u16(dns::edns_option::CLIENT_SUBNET);
+    w.u16(static_cast<uint16_t>(4 + octets));
+    w.u16(s.family);
+    w.u8(s.source_prefix);
+    w.u8(scoped ? s.source_prefix : 0);
+    w.bytes(s.address.data(), octets);
   }
-  if (an == 0) {  // NODATA: the SOA tells the resolver how long to cache the absence
-    write_soa(zone_.negative_ttl);
-    ++ns;
-  }
+  w.patch_u16(rdlength_at, static_cast<uint16_t>(w.size() - rdlength_at - 2));
 }
 
 ResponseResult Responder::respond(std::span<const std::byte> packet, const QueryContext& context,
@@ -424,25 +511,7 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
     result.outcome = Outcome::drop_no_room;
     return result;
   }
-
-  Plan plan;
-  if (status == dns::QueryParseStatus::format_error) {
-    plan.rcode = dns::rcode::FORMERR;
-    plan.outcome = Outcome::formerr;
-  } else if (status == dns::QueryParseStatus::not_implemented) {
-    plan.rcode = dns::rcode::NOTIMP;
-    plan.outcome = Outcome::notimp;
-  } else if (q.edns.present && q.edns.version != 0) {
-    plan.outcome = Outcome::badvers;  // rcode 16 goes in the OPT's extended bits
-  } else if ((q.qclass != dns::kClassIN && q.qclass != dns::kClassANY) || !q.qname.ends_with(zone_.apex) ||
-             q.qtype == rr_type::AXFR || q.qtype == rr_type::IXFR) {
-    plan.rcode = dns::rcode::REFUSED;
-    plan.outcome = Outcome::refused;
-  } else {
-    plan_in_zone(q, context, plan, observation);
-  }
-  const bool answered = plan.outcome != Outcome::formerr && plan.outcome != Outcome::notimp &&
-                        plan.outcome != Outcome::badvers && plan.outcome != Outcome::refused;
+  Plan plan = classify(q, status, context, observation);
   // A malformed query's EDNS cannot be trusted; everything else gets OPT back if it sent one
   // (RFC 6891 7).
   const bool with_opt = q.edns.present && plan.outcome != Outcome::formerr && plan.outcome != Outcome::notimp;
@@ -456,8 +525,8 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
   }
   uint16_t flags = static_cast<uint16_t>(dns::flag::QR | (q.header.flags & 0x7800) |  // opcode
                                          (q.header.flags & dns::flag::RD));
-  if (answered && plan.authoritative) flags |= dns::flag::AA;
-  if (plan.force_truncation) flags |= dns::flag::TC;
+  if ((plan.body || plan.truncate) && plan.authoritative) flags |= dns::flag::AA;
+  if (plan.truncate) flags |= dns::flag::TC;
   flags |= plan.rcode & 0x0F;
   w.u16(q.header.id);
   w.u16(flags);
@@ -470,83 +539,57 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
     w.u16(q.qclass);
   }
   const size_t question_end = w.size();
-  uint16_t an = 0, ns = 0, ar = 0;
-  if (answered && !plan.force_truncation) write_answer(q, context, plan, w, an, ns, ar);
-
-  auto write_opt = [&]() {
-    if (!with_opt) return;
-    w.u8(0);  // root owner
-    w.u16(rr_type::OPT);
-    w.u16(zone_.max_udp_payload);
-    const uint32_t extended_rcode = plan.outcome == Outcome::badvers ? (dns::rcode::BADVERS >> 4) : 0;
-    // Version 0; the DO bit is copied from the query (RFC 3225 3), though nothing is signed.
-    w.u32((extended_rcode << 24) | (q.edns.dnssec_ok ? 0x8000u : 0u));
-    const size_t rdlength_at = w.size();
-    w.u16(0);
-    if (q.edns.has_client_subnet) {
-      // RFC 7871 7.2.1: echo family, source prefix and address; the scope says how far the answer
-      // depends on the subnet: whoami's TXT carries it, everything else is the same for all.
-      const dns::ClientSubnet& s = q.edns.client_subnet;
-      const size_t octets = (s.source_prefix + 7u) / 8u;
-      const bool whoami = q.qname.label_count() > 0 && label_is(q.qname.label(0), "whoami");
-      w.u16(dns::edns_option::CLIENT_SUBNET);
-      w.u16(static_cast<uint16_t>(4 + octets));
-      w.u16(s.family);
-      w.u8(s.source_prefix);
-      w.u8(whoami ? s.source_prefix : 0);
-      w.bytes(s.address.data(), octets);
-    }
-    w.patch_u16(rdlength_at, static_cast<uint16_t>(w.size() - rdlength_at - 2));
-    ++ar;
-  };
-  write_opt();
-
+  SectionCounts counts;
+  if (plan.body) write_records(q, context, plan, w, counts);
+  if (with_opt) {
+    write_opt(q, plan, w);
+    ++counts.additional;
+  }
   if (!w.ok()) {
     // Did not fit the UDP payload size: an empty answer with TC set sends the resolver to TCP.
     w.rewind(question_end);
-    an = ns = ar = 0;
+    counts = {};
     flags |= dns::flag::TC;
     w.patch_u16(2, flags);
     plan.outcome = Outcome::truncated_size;
-    write_opt();
-    if (!w.ok()) {
-      w.rewind(question_end);
-      ar = 0;
+    if (with_opt) {
+      write_opt(q, plan, w);
+      counts.additional = w.ok() ? 1 : 0;
+      if (!w.ok()) w.rewind(question_end);
     }
   }
-  w.patch_u16(6, an);
-  w.patch_u16(8, ns);
-  w.patch_u16(10, ar);
+  w.patch_u16(6, counts.answer);
+  w.patch_u16(8, counts.authority);
+  w.patch_u16(10, counts.additional);
   result.length = w.size();
   result.outcome = plan.outcome;
-
   if (plan.observe) {
-    observation.sub_zone = plan.sub == &v4_    ? store::SubZone::v4
-                           : plan.sub == &v6_  ? store::SubZone::v6
-                           : plan.sub == &tcp_ ? store::SubZone::tcp
-                                               : store::SubZone::none;
-    observation.time_ms = context.now_ms;
-    observation.resolver = context.remote;
-    observation.resolver_port = context.remote_port;
-    observation.transport = context.transport;
-    observation.qtype = q.qtype;
-    observation.answer = plan.outcome == Outcome::referral ? store::AnswerKind::referral
-                         : (flags & dns::flag::TC) != 0    ? store::AnswerKind::truncated
-                         : an == 0                         ? store::AnswerKind::nodata
-                                                           : store::AnswerKind::answer;
-    observation.edns = q.edns.present;
-    observation.edns_payload_size = q.edns.udp_payload_size;
-    observation.dnssec_ok = q.edns.dnssec_ok;
-    observation.cookie = q.edns.has_cookie;
-    observation.has_client_subnet = q.edns.has_client_subnet;
-    observation.client_subnet = q.edns.client_subnet;
-    observation.qname = q.qname;
+    fill_observation(q, context, plan, (flags & dns::flag::TC) != 0, observation);
     result.observed = true;
   }
-  if (result.outcome == Outcome::answer && an == 0 && plan.rcode == dns::rcode::NOERROR) {
-    result.outcome = Outcome::nodata;
-  }
   return result;
+}
+
+void Responder::fill_observation(const dns::Query& q, const QueryContext& context, const Plan& plan, bool truncated,
+                                 store::ResolverObservation& observation) noexcept {
+  // token and probe were filled when the name was classified.
+  observation.sub_zone = plan.sub;
+  observation.time_ms = context.now_ms;
+  observation.resolver = context.remote;
+  observation.resolver_port = context.remote_port;
+  observation.transport = context.transport;
+  observation.qtype = q.qtype;
+  observation.answer = plan.referral                 ? store::AnswerKind::referral
+                       : truncated                   ? store::AnswerKind::truncated
+                       : plan.answer == Answer::none ? store::AnswerKind::nodata
+                                                     : store::AnswerKind::answer;
+  observation.edns = q.edns.present;
+  observation.edns_payload_size = q.edns.udp_payload_size;
+  observation.dnssec_ok = q.edns.dnssec_ok;
+  observation.cookie = q.edns.has_cookie;
+  observation.has_client_subnet = q.edns.has_client_subnet;
+  observation.client_subnet = q.edns.client_subnet;
+  observation.qname = q.qname;
 }
 
 }  // namespace dnsleak::auth

@@ -81,10 +81,26 @@ class Responder {
     dns::DnsName ns_host;  // ns.<sub-zone>
     bool enabled = false;
   };
-  void plan_in_zone(const dns::Query& q, const QueryContext& context, Plan& plan,
-                    store::ResolverObservation& observation) const noexcept;
-  void write_answer(const dns::Query& q, const QueryContext& context, const Plan& plan, dns::WireWriter& w,
-                    uint16_t& an, uint16_t& ns, uint16_t& ar) const noexcept;
+  struct SectionCounts {
+    uint16_t answer = 0;
+    uint16_t authority = 0;
+    uint16_t additional = 0;
+  };
+  // classify -> plan -> write: the plan is made from the parsed query alone (pure; it fills the
+  // observation's token and probe as it checks the name), then followed by the writers.
+  [[nodiscard]] Plan classify(const dns::Query& q, dns::QueryParseStatus status, const QueryContext& context,
+                              store::ResolverObservation& observation) const noexcept;
+  void classify_in_zone(const dns::Query& q, const QueryContext& context, Plan& plan,
+                        store::ResolverObservation& observation) const noexcept;
+  void plan_nameserver(uint16_t qtype, const NameServer& server, Plan& plan) const noexcept;
+  void plan_answer(const dns::Query& q, const QueryContext& context, Plan& plan,
+                   const store::ResolverObservation& observation) const noexcept;
+  void write_records(const dns::Query& q, const QueryContext& context, const Plan& plan, dns::WireWriter& w,
+                     SectionCounts& counts) const noexcept;
+  void write_opt(const dns::Query& q, const Plan& plan, dns::WireWriter& w) const noexcept;
+  static void fill_observation(const dns::Query& q, const QueryContext& context, const Plan& plan, bool truncated,
+                               store::ResolverObservation& observation) noexcept;
+  [[nodiscard]] const SubZoneInfo* sub_zone(store::SubZone sub) const noexcept;
 
   const ZoneConfig& zone_;
   const testname::TokenAuthority& tokens_;

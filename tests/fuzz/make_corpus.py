@@ -54,6 +54,9 @@ def main():
         "bogus_counts": make_query("leak.test", 1, qid=20)[:6] + b"\xff\xff\xff\xff\xff\xff" + make_query("leak.test", 1)[12:],
         "garbage_edns": make_query("leak.test", 1, qid=21, edns=(512, b"\x00\x08\x00\x30\x01")),
         "axfr": make_query("leak.test", 252, qid=22),
+        "whoami_refused_ecs": make_query("whoami.example.org", 16, qid=23, edns=(1232, ecs)),
+        "whoami_nxdomain_ecs": make_query("whoami.nothing.leak.test", 16, qid=24, edns=(1232, ecs)),
+        "whoami_v6_ecs": make_query("whoami.v6.leak.test", 16, qid=25, edns=(1232, ecs)),
     }
     for key, wire in seeds.items():
         with open(os.path.join(out, key), "wb") as f:

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <tuple>
 
 #include "dns_test_support.h"
 
@@ -197,6 +198,31 @@ TEST_F(ResponderTest, SubnetIsRecordedAndEchoedWithScopeZero) {
   EXPECT_EQ(observation_.client_subnet.address[0], 203);
   ASSERT_GE(r->opt_rdata.size(), 8u);
   EXPECT_EQ(r->opt_rdata[7], 0);
+}
+
+TEST_F(ResponderTest, OnlyAnAnsweredWhoamiScopesTheSubnet) {
+  // The scope is set where the answer depends on the subnet: whoami of this zone, answered. A
+  // whoami elsewhere (refused), under an unknown name (NXDOMAIN) or below a cut (a referral)
+  // is the same for every subnet.
+  for (const auto& [name, client, rcode] :
+       std::vector<std::tuple<std::string, QueryContext*, uint8_t>>{{"whoami.example.org", &v4_client_, 5},
+                                                                    {"whoami.nothing.leak.test", &v4_client_, 3},
+                                                                    {"whoami.v6.leak.test", &v4_client_, 0}}) {
+    QuerySpec spec{.name = name, .qtype = 16, .edns = true};
+    spec.options = testing::ecs_option(1, 24, {203, 0, 113});
+    const auto r = ask(spec, *client);
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(r->rcode, rcode) << name;
+    ASSERT_GE(r->opt_rdata.size(), 8u) << name;
+    EXPECT_EQ(r->opt_rdata[6], 24) << name;
+    EXPECT_EQ(r->opt_rdata[7], 0) << name;
+  }
+  QuerySpec spec{.name = "whoami.v6.leak.test", .qtype = 16, .edns = true};
+  spec.options = testing::ecs_option(1, 24, {203, 0, 113});
+  const auto r = ask(spec, v6_client_);  // over IPv6 the sub-zone answers
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answer.size(), 1u);
+  EXPECT_EQ(r->opt_rdata.at(7), 24);
 }
 
 TEST_F(ResponderTest, V6SubZoneReferralOverIpv4AnswerOverIpv6) {
