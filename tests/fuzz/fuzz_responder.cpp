@@ -2,20 +2,17 @@
 // an IPv4 and an IPv6 peer. Checks the invariants a crash would not show: the answer fits its
 // buffer, keeps the query's ID, and is itself a well-formed message.
 #include <array>
-#include <cstdlib>
 #include <cstring>
 #include <span>
 
 #include "dns/message.h"
+#include "fuzz_check.h"
 #include "responder_fixture.h"
 
 namespace {
 
 using namespace dnsleak;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using fuzzing::check;
 
 }  // namespace
 

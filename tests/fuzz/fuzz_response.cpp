@@ -3,18 +3,15 @@
 // every record and string lies inside the packet, names stay within 255 octets and read back the
 // same from their presentation form.
 #include <algorithm>
-#include <cstdlib>
 #include <span>
 
 #include "dns/response.h"
+#include "fuzz_check.h"
 
 namespace {
 
 using namespace dnsleak;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using fuzzing::check;
 
 }  // namespace
 
