@@ -114,8 +114,8 @@ Result<void> DnsService::open() {
       if (opened_tcp) {
         tcp = std::move(*opened_tcp);
         address = try_address;
-      } else if (address.port() != 0) {
-        return fail(std::move(opened_tcp.error()));
+      } else if (address.port() != 0 || opened_tcp.error().system_errno != EADDRINUSE) {
+        return fail(std::move(opened_tcp.error()));  // only a port taken by someone else is worth a retry
       }
     }
     if (!tcp) return fail("cannot find a port free for UDP and TCP on " + address.to_string());

@@ -340,8 +340,13 @@ void Responder::plan_answer(const dns::Query& q, const QueryContext& context, Pl
       if (qtype == rr_type::SOA || any) {
         plan.answer = Answer::soa;  // ANY: one RRset is enough (RFC 8482)
       } else if (qtype == rr_type::NS) {
-        plan.answer = Answer::ns_set;
-        plan.glue = true;
+        // A delegated sub-zone has its one name server; the zone has those configured (none
+        // only in a hand-built zone: then NODATA).
+        const bool delegated = plan.sub == store::SubZone::v4 || plan.sub == store::SubZone::v6;
+        if (delegated || !zone_.nameservers.empty()) {
+          plan.answer = Answer::ns_set;
+          plan.glue = true;
+        }
       } else if (qtype == rr_type::A) {
         plan.addresses = address_set(rr_type::A, zone_.web_ipv4, zone_.answer_ttl);
       } else if (qtype == rr_type::AAAA) {
@@ -579,8 +584,9 @@ void Responder::fill_observation(const dns::Query& q, const QueryContext& contex
   observation.resolver_port = context.remote_port;
   observation.transport = context.transport;
   observation.qtype = q.qtype;
-  observation.answer = plan.referral                 ? store::AnswerKind::referral
-                       : truncated                   ? store::AnswerKind::truncated
+  // A referral that did not fit is truncated like any other answer.
+  observation.answer = truncated                     ? store::AnswerKind::truncated
+                       : plan.referral               ? store::AnswerKind::referral
                        : plan.answer == Answer::none ? store::AnswerKind::nodata
                                                      : store::AnswerKind::answer;
   observation.edns = q.edns.present;

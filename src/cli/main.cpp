@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <variant>
 
 #include "cli/arguments.h"
@@ -22,8 +23,8 @@ bool colour_on_stdout() { return isatty(STDOUT_FILENO) != 0 && std::getenv("NO_C
 int run(const cli::ExitAction& action) { return action.code; }
 
 int run(const cli::PublicTestAction& action) {
-  probe::SystemResolver resolver;
-  const cli::PublicTestReport report = cli::run_public_test(action.names, action.expected, action.timeout_ms, resolver);
+  const cli::PublicTestReport report =
+      cli::run_public_test(action.names, action.expected, action.timeout_ms, std::make_shared<probe::SystemResolver>());
   if (action.output == cli::OutputMode::json) {
     std::printf("%s\n", boost::json::serialize(cli::public_report_json(report)).c_str());
   } else if (action.output == cli::OutputMode::table) {

@@ -17,18 +17,21 @@ constexpr const char* kLimits =
 int PublicTestReport::exit_code() const noexcept { return exit_code_for(verdict.outcome); }
 
 PublicTestReport run_public_test(const std::vector<probe::EchoName>& names, const verdict::Expectations& expected,
-                                 long timeout_ms, probe::NameResolver& resolver) {
+                                 long timeout_ms, std::shared_ptr<probe::NameResolver> resolver) {
   const auto started = std::chrono::steady_clock::now();
   PublicTestReport report;
   report.names = names;
+  // Each thread holds the names and the resolver: one may outlive this call.
+  const auto shared_names = std::make_shared<const std::vector<probe::EchoName>>(names);
   report.answers = probe::fan_out(
-      names.size(), timeout_ms, [names, &resolver](size_t i) { return resolver.ask_echo(names[i]); },
+      names.size(), timeout_ms, [shared_names, resolver](size_t i) { return resolver->ask_echo((*shared_names)[i]); },
       probe::EchoAnswer{{}, "", "timed out"});
 
   // Each resolver once, judged as the dnsleakd test judges them: by what the user expects (no
   // network data and no exits here, so the heuristics have nothing to compare).
   verdict::Evidence evidence;
   evidence.expected = expected;
+  evidence.networks_known = false;
   std::set<std::string> seen;
   for (const probe::EchoAnswer& a : report.answers) {
     for (const std::string& text : a.resolvers) {

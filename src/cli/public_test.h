@@ -4,6 +4,7 @@
 // --expect-resolver can turn it into a verdict.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,9 @@ struct PublicTestReport {
 // Asks every echo name at once through `resolver`; judged by the shared verdict library with the
 // resolvers seen and the user's expected resolvers (no networks are known in this mode, so
 // expected AS numbers cannot be checked: the command line refuses them).
+// The resolver is shared: a lookup still running at the deadline finishes on its own thread.
 [[nodiscard]] PublicTestReport run_public_test(const std::vector<probe::EchoName>& names,
                                                const verdict::Expectations& expected, long timeout_ms,
-                                               probe::NameResolver& resolver);
+                                               std::shared_ptr<probe::NameResolver> resolver);
 
 }  // namespace dnsleak::cli

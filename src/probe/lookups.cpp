@@ -4,6 +4,7 @@
 #include <netdb.h>
 
 #include <chrono>
+#include <memory>
 #include <set>
 
 #include "probe/fan_out.h"
@@ -40,8 +41,10 @@ LookupResult lookup(const std::string& name, int family) {
 
 std::vector<LookupResult> SystemResolver::resolve_all(const std::vector<std::string>& names, int family,
                                                       long timeout_ms) {
+  // Shared, not copied per thread: a lookup still running at the deadline keeps them alive.
+  const auto shared_names = std::make_shared<const std::vector<std::string>>(names);
   std::vector<LookupResult> results = fan_out(
-      names.size(), timeout_ms, [names, family](size_t i) { return lookup(names[i], family); },
+      names.size(), timeout_ms, [shared_names, family](size_t i) { return lookup((*shared_names)[i], family); },
       LookupResult{"", {}, "timed out", 0});
   for (size_t i = 0; i < names.size(); ++i) results[i].name = names[i];
   return results;

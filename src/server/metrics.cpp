@@ -45,6 +45,8 @@ std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreSt
   sample(out, "dnsleak_store_evictions_total", "reason=\"capacity\"", store.evicted_capacity);
   metric(out, "dnsleak_store_egress_tests", "gauge", "Tests with egress sightings held in the store.");
   sample(out, "dnsleak_store_egress_tests", "", store.egress_tests);
+  metric(out, "dnsleak_store_egress_lost_total", "counter", "Egress sightings the store could not keep.");
+  sample(out, "dnsleak_store_egress_lost_total", "", store.egress_lost);
   metric(out, "dnsleak_sink_observations_total", "counter",
          "Observations each sink (the store, the log) kept or lost (a failed write, a backend that failed).");
   for (const store::ObservationSink* sink : sinks) {

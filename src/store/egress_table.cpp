@@ -18,7 +18,12 @@ void EgressTable::record(const testname::TestId& id, const net::IpAddress& addre
   auto [it, inserted] = entries_.try_emplace(key);
   if (inserted) {
     it->second.created_ms = now_ms;
-    order_.emplace_back(now_ms, key);
+    try {
+      order_.emplace_back(now_ms, key);
+    } catch (...) {
+      entries_.erase(it);  // an entry not in the expiry order would escape the bound
+      throw;
+    }
   }
   for (EgressSighting& s : it->second.sightings) {
     if (s.address == address) {

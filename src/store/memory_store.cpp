@@ -410,7 +410,7 @@ void MemoryStore::record_egress(const testname::TestId& id, const net::IpAddress
     egress_.record(id, address, now_ms);
   } catch (const std::bad_alloc&) {
     std::lock_guard lock(mutex_);
-    ++stats_.lost;
+    ++stats_.egress_lost;
   }
 }
 

@@ -63,6 +63,7 @@ struct StoreStats {
   uint64_t evicted_expired = 0;   // dropped because older than the maximum age
   uint64_t evicted_capacity = 0;  // dropped, oldest first, to make room
   uint64_t lost = 0;              // handed to the store but not kept (a backend that failed)
+  uint64_t egress_lost = 0;       // egress sightings not kept (no memory, a backend that failed)
   uint64_t capacity = 0;          // most observations held at once (0: the backend sets no bound)
   uint64_t egress_tests = 0;      // tests with egress sightings held
 };

@@ -60,7 +60,8 @@ Verdict judge(const Evidence& e) {
 
   if (e.resolvers.empty()) {
     add(Severity::warning, "no_resolver_seen",
-        "No resolver asked the test server for the test names, so nothing can be said about leaks.");
+        e.networks_known ? "No resolver asked the test server for the test names, so nothing can be said about leaks."
+                         : "No echo name answered, so no resolver could be seen.");
     v.outcome = Outcome::inconclusive;
     return v;
   }
@@ -114,6 +115,10 @@ Verdict judge(const Evidence& e) {
   if (!e.expected.empty()) {
     if (!leak) add(Severity::info, "as_expected", "Every resolver seen is one you said your tunnel uses.");
     v.outcome = leak ? Outcome::leak : Outcome::no_leak;
+    return v;
+  }
+  if (!e.networks_known) {  // nothing to compare the resolvers with
+    v.outcome = leak ? Outcome::leak : Outcome::inconclusive;
     return v;
   }
 

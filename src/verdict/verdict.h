@@ -50,6 +50,9 @@ struct Evidence {
   std::vector<EgressEvidence> egress;       // IPv4 and/or IPv6 exits, as far as probed
   Expectations expected;
   Baseline baseline;
+  // False where only resolver addresses are known, no networks and no exits (the public echo
+  // names): then only the expectations and the baseline judge, and no heuristic is tried.
+  bool networks_known = true;
 };
 
 enum class Severity : uint8_t { info, warning, leak };

@@ -200,6 +200,44 @@ TEST_F(ResponderTest, SubnetIsRecordedAndEchoedWithScopeZero) {
   EXPECT_EQ(r->opt_rdata[7], 0);
 }
 
+TEST_F(ResponderTest, ApexNsWithoutNameServersIsNodata) {
+  zone_.nameservers.clear();  // only a hand-built zone: the configuration always has one
+  responder_ = std::make_unique<Responder>(zone_, tokens_);
+  const auto r = ask({.name = "leak.test", .qtype = 2}, v4_client_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rcode, 0);
+  EXPECT_TRUE(r->answer.empty());
+  ASSERT_EQ(r->authority.size(), 1u);
+  EXPECT_EQ(r->authority[0].type, 6);  // the SOA
+  EXPECT_EQ(result_.outcome, Outcome::nodata);
+}
+
+TEST_F(ResponderTest, AReferralThatDoesNotFitIsObservedAsTruncated) {
+  // 30 IPv6 addresses for the name server: the v6. referral's AAAA glue (28 octets each) cannot
+  // fit 512 octets, so a test name below v6. asked over IPv4 UDP gets TC instead.
+  Ipv6Bytes v6{};
+  v6[0] = 0x20;
+  zone_.nameservers[0].ipv6.clear();
+  for (uint8_t i = 0; i < 30; ++i) {
+    v6[15] = i;
+    zone_.nameservers[0].ipv6.push_back(v6);
+  }
+  responder_ = std::make_unique<Responder>(zone_, tokens_);
+  auto r = ask({.name = test_name("t", "v6.leak.test")}, v4_client_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(result_.outcome, Outcome::truncated_size);
+  EXPECT_TRUE(r->tc());
+  ASSERT_TRUE(result_.observed);
+  EXPECT_EQ(observation_.answer, store::AnswerKind::truncated);
+  // Over TCP the same referral fits, and is observed as one.
+  QueryContext tcp = v4_client_;
+  tcp.transport = net::Transport::tcp;
+  r = ask({.name = test_name("t", "v6.leak.test")}, tcp);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(result_.outcome, Outcome::referral);
+  EXPECT_EQ(observation_.answer, store::AnswerKind::referral);
+}
+
 TEST_F(ResponderTest, OnlyAnAnsweredWhoamiScopesTheSubnet) {
   // The scope is set where the answer depends on the subnet: whoami of this zone, answered. A
   // whoami elsewhere (refused), under an unknown name (NXDOMAIN) or below a cut (a referral)
