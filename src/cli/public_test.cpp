@@ -17,7 +17,7 @@ constexpr const char* kLimits =
 int PublicTestReport::exit_code() const noexcept { return exit_code_for(verdict.outcome); }
 
 PublicTestReport run_public_test(const std::vector<probe::EchoName>& names, const verdict::Expectations& expected,
-                                 long timeout_ms, std::shared_ptr<probe::NameResolver> resolver) {
+                                 long timeout_ms, const std::shared_ptr<probe::NameResolver>& resolver) {
   const auto started = std::chrono::steady_clock::now();
   PublicTestReport report;
   report.names = names;

@@ -28,6 +28,6 @@ struct PublicTestReport {
 // The resolver is shared: a lookup still running at the deadline finishes on its own thread.
 [[nodiscard]] PublicTestReport run_public_test(const std::vector<probe::EchoName>& names,
                                                const verdict::Expectations& expected, long timeout_ms,
-                                               std::shared_ptr<probe::NameResolver> resolver);
+                                               const std::shared_ptr<probe::NameResolver>& resolver);
 
 }  // namespace dnsleak::cli
