@@ -2,6 +2,7 @@
 #include "cli/arguments.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -14,8 +15,9 @@ namespace {
 class ArgumentsTest : public ::testing::Test {
  protected:
   ArgumentsTest() {
-    // A private config dir: no user's baseline or dnsleak.toml leaks in.
-    home_ = ::testing::TempDir() + "/arguments-home";
+    // A private config dir: no user's baseline or dnsleak.toml leaks in, and none of another test
+    // (ctest runs each test as a process of its own, side by side).
+    home_ = ::testing::TempDir() + "/arguments-home-" + std::to_string(::getpid());
     std::filesystem::create_directories(home_ + "/dnsleak");
     ::setenv("XDG_CONFIG_HOME", home_.c_str(), 1);
     ::unsetenv("DNSLEAK_SERVER");

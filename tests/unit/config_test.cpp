@@ -1,14 +1,17 @@
 #include "server/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
 namespace dnsleak::server {
 namespace {
 
+// Per process: ctest runs each test as a process of its own, side by side, and one rewriting a
+// file another is reading made a test fail now and then.
 std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = ::testing::TempDir() + "/" + std::to_string(::getpid()) + "-" + name;
   std::ofstream(path) << text;
   return path;
 }
