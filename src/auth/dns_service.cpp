@@ -9,9 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
-#include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "net/clock.h"
 
