@@ -174,6 +174,12 @@ HttpResponse Api::create_test(const HttpRequest& request) const {
   return r;
 }
 
+HttpResponse store_unavailable(const Error& e) {
+  HttpResponse r = json_error(503, "store_unavailable", "the results store cannot be read now: " + e.message);
+  r.headers.emplace_back("Retry-After", "2");
+  return r;
+}
+
 HttpResponse Api::test_results(const testname::TestToken& token, std::string_view query, int64_t now_ms) const {
   verdict::Expectations expected;
   for (const auto& [key, value] : query_params(query)) {
@@ -189,8 +195,11 @@ HttpResponse Api::test_results(const testname::TestToken& token, std::string_vie
       expected.asns.push_back(static_cast<uint32_t>(asn));
     }
   }
-  json::object out = results_json(store_.observations_of(token.test_id()), store_.egress_of(token.test_id(), now_ms),
-                                  enricher_, expected);
+  const Result<std::vector<store::ResolverObservation>> observations = store_.observations_of(token.test_id());
+  if (!observations) return store_unavailable(observations.error());
+  const Result<std::vector<store::EgressSighting>> egress = store_.egress_of(token.test_id(), now_ms);
+  if (!egress) return store_unavailable(egress.error());
+  json::object out = results_json(*observations, *egress, enricher_, expected);
   out["id"] = test_handle(token);
   out["expires_at"] = rfc3339_ms((int64_t{token.issued_at()} + tokens_.max_age_seconds()) * 1000);
   return json_response(200, out);

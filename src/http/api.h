@@ -80,5 +80,7 @@ class Api {
 };
 
 [[nodiscard]] HttpResponse json_error(int status, std::string_view code, std::string_view message);
+// 503 with Retry-After: the store could not be read (a shared backend down or slow).
+[[nodiscard]] HttpResponse store_unavailable(const Error& e);
 
 }  // namespace dnsleak::http

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -62,8 +63,14 @@ struct HttpServer::Impl {
   std::thread thread;
   asio::io_context io{1};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  // Where the Api runs when the store's reads may wait on a network (a shared backend): a few
+  // threads of their own, so a slow store delays the requests that read it, never the event loop,
+  // the probes or the page. Destroyed before `io`: a task's last reference to a session dies here.
+  std::optional<asio::thread_pool> blocking;
 
-  Impl(HttpServerOptions o, const Api& a) : options(std::move(o)), api(a) {}
+  Impl(HttpServerOptions o, const Api& a) : options(std::move(o)), api(a) {
+    if (api.store().reads_may_block()) blocking.emplace(options.blocking_threads);
+  }
 
   void count(int status) {
     if (status < 300)
@@ -131,11 +138,19 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = req.keep_alive();
 
     if (request.method == "GET") {
-      if (const auto token = server_.api.events_token(request.target, request.now_ms)) return start_stream(*token);
+      if (const auto token = server_.api.events_token(request.target, request.now_ms)) {
+        // A reconnecting EventSource sends the id of the last event it got: go on from there.
+        const auto resume = store::Cursor::parse(std::string_view(req["Last-Event-ID"]));
+        return start_stream(*token, resume.value_or(store::Cursor{}));
+      }
     }
-    HttpResponse response = server_.api.handle(request);
     const bool head = request.method == "HEAD";
-    write(std::move(response), head);
+    if (!server_.blocking) return write(server_.api.handle(request), head);
+    asio::post(*server_.blocking, [self = shared_from_this(), request = std::move(request), head]() mutable {
+      HttpResponse response = self->server_.api.handle(request);
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response), head]() mutable { self->write(std::move(response), head); });
+    });
   }
 
   void reply_error(int status, std::string_view code, std::string_view message) {
@@ -167,7 +182,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // --- Server-Sent Events -----------------------------------------------------------------------
 
-  void start_stream(const testname::TestToken& token) {
+  void start_stream(const testname::TestToken& token, store::Cursor resume) {
     if (server_.stats.streams_open >= server_.options.max_streams) {
       ++server_.stats.streams_refused;
       keep_alive_ = false;
@@ -180,11 +195,27 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_.stats.streams_opened;
     server_.count(200);
     test_id_ = token.test_id();
+    cursor_ = resume;
     stream_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(server_.options.stream_max_ms);
     send(
         "HTTP/1.1 200 OK\r\nServer: dnsleakd\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
         "Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: 2000\n\n");
     watch_for_close();
+    // A store that can say when something arrived wakes the stream; polling stays the fallback.
+    std::weak_ptr<Session> weak = shared_from_this();
+    auto executor = stream_.get_executor();
+    watch_ = server_.api.store().watch(test_id_, cursor_, [weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->wake();
+      });
+    });
+  }
+
+  // New observations may have arrived: tick now rather than at the end of the poll interval.
+  void wake() {
+    if (closed_ || finished_) return;
+    woken_ = true;
+    timer_.cancel();  // a waiting tick runs at once; a read in flight sees woken_ when it is back
   }
 
   // A client sends nothing on an event stream; a read that completes means it went away, and its
@@ -208,25 +239,56 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void schedule_tick() {
-    timer_.expires_after(std::chrono::milliseconds(server_.options.stream_poll_ms));
+    if (closed_) return;
+    if (woken_) {
+      woken_ = false;
+      return tick();
+    }
+    // Woken by the store, a stream polls only as a fallback (the store's notifier down).
+    const int poll_ms = watch_ ? server_.options.stream_poll_ms * 5 : server_.options.stream_poll_ms;
+    timer_.expires_after(std::chrono::milliseconds(poll_ms));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->tick();
+      if (!ec || (ec == asio::error::operation_aborted && self->woken_ && !self->closed_)) {
+        self->woken_ = false;
+        self->tick();
+      }
     });
   }
 
   void tick() {
     // Only what arrived since the last tick, at most kPerTick of it: a flooded test costs a stream
     // a bounded amount per tick, and evictions cannot shift what was already sent.
-    const store::ObservationPage page = server_.api.store().observations_since(test_id_, cursor_, kPerTick);
-    cursor_ = page.next;
-    const auto& observations = page.observations;
+    if (!server_.blocking) return on_page(server_.api.store().observations_since(test_id_, cursor_, kPerTick));
+    asio::post(*server_.blocking, [self = shared_from_this(), after = cursor_] {
+      Result<store::ObservationPage> page =
+          self->server_.api.store().observations_since(self->test_id_, after, kPerTick);
+      asio::post(self->stream_.get_executor(),
+                 [self, page = std::move(page)]() mutable { self->on_page(std::move(page)); });
+    });
+  }
+
+  void on_page(Result<store::ObservationPage> page) {
+    if (closed_) return;
     std::string text;
-    for (size_t i = 0; i < observations.size(); ++i) {
-      text += "event: observation\ndata: " + boost::json::serialize(observation_json(observations[i])) + "\n\n";
-      // A resolver seen live gets its PTR lookup started now, so the results read at the end of
-      // the test already have the name.
-      server_.api.prefetch_reverse_name(observations[i].resolver);
+    if (page) {
+      const auto& observations = page->observations;
+      for (size_t i = 0; i < observations.size(); ++i) {
+        text += "event: observation\n";
+        // The last event of a batch carries the cursor: a client that reconnects resumes there.
+        if (i + 1 == observations.size()) text += "id: " + page->next.text() + "\n";
+        text += "data: " + boost::json::serialize(observation_json(observations[i])) + "\n\n";
+        // A resolver seen live gets its PTR lookup started now, so the results read at the end of
+        // the test already have the name.
+        server_.api.prefetch_reverse_name(observations[i].resolver);
+      }
+      cursor_ = page->next;
+    } else if (!store_failing_) {
+      // Said once per outage; the stream stays open and picks up where it was when the store is back.
+      store_failing_ = true;
+      text += "event: store_unavailable\ndata: " +
+              boost::json::serialize(boost::json::object{{"message", page.error().message}}) + "\n\n";
     }
+    if (page) store_failing_ = false;
     if (std::chrono::steady_clock::now() >= stream_deadline_) {
       text += "event: end\ndata: {}\n\n";
       finished_ = true;
@@ -242,6 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    watch_.reset();
     beast::error_code ec;
     timer_.cancel();
     // Fails with ENOTCONN when the peer reset the connection first: nothing to do then.
@@ -261,6 +324,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   testname::TestId test_id_{};
   store::Cursor cursor_;  // the store's cursor after the last observation sent
+  std::unique_ptr<store::ObservationStore::Watch> watch_;
+  bool woken_ = false;
+  bool store_failing_ = false;
   static constexpr size_t kPerTick = 256;
   int idle_ticks_ = 0;
   std::string out_;
@@ -339,6 +405,10 @@ void HttpServer::stop() noexcept {
   impl_->stopped = true;
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->blocking) {
+    impl_->blocking->stop();
+    impl_->blocking->join();
+  }
 }
 
 }  // namespace dnsleak::http

@@ -21,6 +21,7 @@ struct HttpServerOptions {
   int request_timeout_ms = 10'000;  // to read one request (slow clients) or write one answer
   int stream_max_ms = 120'000;      // an event stream ends after this long
   int stream_poll_ms = 200;         // how often a stream looks for new observations
+  unsigned blocking_threads = 4;    // run the Api when the store's reads may block (see Impl)
   size_t max_body = size_t{8} * 1024;
   size_t max_header = size_t{8} * 1024;
   size_t max_target = 2048;

@@ -333,27 +333,14 @@ ResolverObservation MemoryStore::restore(uint32_t position) const {
       o.client_subnet = subnets_[lo % capacity_].subnet;
     }
   }
-  // The qname: `<token>-<probe>[.sub-zone].<zone>`, lowercase, then the recorded case applied.
-  std::array<uint8_t, testname::kTokenTextSize + 1 + testname::kMaxProbeLength> first{};
-  o.token.write_text(
-      std::span<char, testname::kTokenTextSize>(reinterpret_cast<char*>(first.data()), testname::kTokenTextSize));
-  first[testname::kTokenTextSize] = '-';
-  std::memcpy(first.data() + testname::kTokenTextSize + 1, o.probe.chars.data(), o.probe.length);
-  dns::DnsName name;
-  bool ok = name.append_label({first.data(), testname::kTokenTextSize + 1 + o.probe.length});
-  if (o.sub_zone != SubZone::none) {
-    const char* sub = to_string(o.sub_zone);
-    ok = ok && name.append_label({reinterpret_cast<const uint8_t*>(sub), std::strlen(sub)});
-  }
-  for (size_t l = 0; l < options_.zone.label_count(); ++l) ok = ok && name.append_label(options_.zone.label(l));
-  if (ok) {
-    apply_case_mask(name, CaseMask{r.case_bits, (r.flags & kFlagCaseBeyond) != 0});
-    o.qname = name;
+  if (auto name = test_qname(o.token, o.probe, o.sub_zone, options_.zone,
+                             CaseMask{r.case_bits, (r.flags & kFlagCaseBeyond) != 0})) {
+    o.qname = *name;
   }
   return o;
 }
 
-ObservationPage MemoryStore::observations_since(const testname::TestId& id, Cursor cursor, size_t limit) const {
+Result<ObservationPage> MemoryStore::observations_since(const testname::TestId& id, Cursor cursor, size_t limit) const {
   // The cursor is a sequence number + 1, so the default (0) means "from the start".
   const uint64_t after = cursor.major();
   ObservationPage page;
@@ -413,7 +400,7 @@ void MemoryStore::record_egress(const testname::TestId& id, const net::IpAddress
   }
 }
 
-std::vector<EgressSighting> MemoryStore::egress_of(const testname::TestId& id, int64_t now_ms) const {
+Result<std::vector<EgressSighting>> MemoryStore::egress_of(const testname::TestId& id, int64_t now_ms) const {
   return egress_.of(id, now_ms);
 }
 

@@ -28,10 +28,11 @@ class MemoryStore final : public ObservationStore {
 
   void record(std::span<const ResolverObservation> batch) noexcept override;
   [[nodiscard]] Stats sink_stats() const noexcept override;
-  [[nodiscard]] ObservationPage observations_since(const testname::TestId& id, Cursor after,
-                                                   size_t limit) const override;
+  [[nodiscard]] Result<ObservationPage> observations_since(const testname::TestId& id, Cursor after,
+                                                           size_t limit) const override;
   void record_egress(const testname::TestId& id, const net::IpAddress& address, int64_t now_ms) noexcept override;
-  [[nodiscard]] std::vector<EgressSighting> egress_of(const testname::TestId& id, int64_t now_ms) const override;
+  [[nodiscard]] Result<std::vector<EgressSighting>> egress_of(const testname::TestId& id,
+                                                              int64_t now_ms) const override;
   [[nodiscard]] StoreStats stats() const noexcept override;
   // Address space reserved for the ring, the index and the subnets (touched only as they fill).
   [[nodiscard]] uint64_t reserved_bytes() const noexcept { return reserved_bytes_; }

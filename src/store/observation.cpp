@@ -96,4 +96,23 @@ void apply_case_mask(dns::DnsName& name, CaseMask mask) noexcept {
   name = out;
 }
 
+std::optional<dns::DnsName> test_qname(const testname::TestToken& token, const testname::ProbeLabel& probe,
+                                       SubZone sub_zone, const dns::DnsName& zone, CaseMask mask) noexcept {
+  std::array<uint8_t, testname::kTokenTextSize + 1 + testname::kMaxProbeLength> first{};
+  token.write_text(
+      std::span<char, testname::kTokenTextSize>(reinterpret_cast<char*>(first.data()), testname::kTokenTextSize));
+  first[testname::kTokenTextSize] = '-';
+  std::memcpy(first.data() + testname::kTokenTextSize + 1, probe.chars.data(), probe.length);
+  dns::DnsName name;
+  bool ok = name.append_label({first.data(), testname::kTokenTextSize + 1 + probe.length});
+  if (sub_zone != SubZone::none) {
+    const char* sub = to_string(sub_zone);
+    ok = ok && name.append_label({reinterpret_cast<const uint8_t*>(sub), std::strlen(sub)});
+  }
+  for (size_t l = 0; l < zone.label_count(); ++l) ok = ok && name.append_label(zone.label(l));
+  if (!ok) return std::nullopt;
+  apply_case_mask(name, mask);
+  return name;
+}
+
 }  // namespace dnsleak::store

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -55,5 +56,11 @@ struct CaseMask {
 [[nodiscard]] CaseMask case_mask_of(const dns::DnsName& name) noexcept;
 // Applies a mask to a lowercase name (letters past the 64th stay lowercase).
 void apply_case_mask(dns::DnsName& name, CaseMask mask) noexcept;
+
+// A test name rebuilt from its parts: `<token>-<probe>[.<sub-zone>].<zone>` with `mask` applied, as
+// a store that keeps only the case mask gives the qname back. Empty if it would not fit a name.
+[[nodiscard]] std::optional<dns::DnsName> test_qname(const testname::TestToken& token,
+                                                     const testname::ProbeLabel& probe, SubZone sub_zone,
+                                                     const dns::DnsName& zone, CaseMask mask) noexcept;
 
 }  // namespace dnsleak::store

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dns/name.h"
@@ -35,6 +38,9 @@ class Cursor {
   [[nodiscard]] uint64_t major() const noexcept { return major_; }
   [[nodiscard]] uint64_t minor() const noexcept { return minor_; }
   friend bool operator==(const Cursor&, const Cursor&) = default;
+  // "MAJOR-MINOR": the SSE event id a reconnecting client sends back (Last-Event-ID).
+  [[nodiscard]] std::string text() const { return std::to_string(major_) + "-" + std::to_string(minor_); }
+  [[nodiscard]] static std::optional<Cursor> parse(std::string_view text) noexcept;
 
  private:
   uint64_t major_ = 0;
@@ -91,22 +97,45 @@ class ObservationStore : public ObservationSink {
   // A test's observations newer than `after`, at most the newest `limit`, oldest first, qname
   // restored in the case received. Costs what it returns, not what the test holds: live streams
   // ask with their cursor on every tick.
-  [[nodiscard]] virtual ObservationPage observations_since(const testname::TestId& id, Cursor after,
-                                                           size_t limit) const = 0;
+  // Fails only where the backend is out of reach (a shared store down or slow): the API answers 503.
+  [[nodiscard]] virtual Result<ObservationPage> observations_since(const testname::TestId& id, Cursor after,
+                                                                   size_t limit) const = 0;
   // Results hold at most this many observations of one test (a test is a few dozen queries; more
   // means someone floods its names).
   static constexpr size_t kMaxResults = 10'000;
-  [[nodiscard]] std::vector<ResolverObservation> observations_of(const testname::TestId& id,
-                                                                 size_t limit = kMaxResults) const {
-    return observations_since(id, Cursor{}, limit).observations;
+  [[nodiscard]] Result<std::vector<ResolverObservation>> observations_of(const testname::TestId& id,
+                                                                         size_t limit = kMaxResults) const {
+    Result<ObservationPage> page = observations_since(id, Cursor{}, limit);
+    if (!page) return std::unexpected(std::move(page.error()));
+    return std::move(page->observations);
   }
 
   // An HTTP probe of the test came from `address`. A test keeps a few addresses at most.
   virtual void record_egress(const testname::TestId& id, const net::IpAddress& address, int64_t now_ms) noexcept = 0;
-  [[nodiscard]] virtual std::vector<EgressSighting> egress_of(const testname::TestId& id, int64_t now_ms) const = 0;
+  [[nodiscard]] virtual Result<std::vector<EgressSighting>> egress_of(const testname::TestId& id,
+                                                                      int64_t now_ms) const = 0;
   static constexpr size_t kMaxEgressPerTest = 8;  // a client has a few exits, not hundreds
 
   [[nodiscard]] virtual StoreStats stats() const noexcept = 0;
+
+  // Whether a read may wait on a network (a shared backend): callers then keep reads off threads
+  // that must not stall, such as the HTTP server's event loop. Bounded by the backend's timeouts.
+  [[nodiscard]] virtual bool reads_may_block() const noexcept { return false; }
+
+  // Live following. While the returned handle lives, `on_new` is called (from a thread of the
+  // store's) when observations of the test newer than `after` may have arrived; the caller then
+  // reads them with observations_since. A backend that cannot notify returns nullptr: poll.
+  class Watch {
+   public:
+    virtual ~Watch() = default;
+  };
+  [[nodiscard]] virtual std::unique_ptr<Watch> watch(const testname::TestId& id, Cursor after,
+                                                     std::function<void()> on_new) const {
+    (void)id;
+    (void)after;
+    (void)on_new;
+    return nullptr;
+  }
 
   const char* sink_name() const noexcept override { return "store"; }
 };
@@ -119,8 +148,9 @@ struct StoreOptions {
   const net::Clock* clock = nullptr;     // default: the system clock
 };
 
-// The store a deployment runs on. Today only the in-memory one ("memory"); fails for an unknown
-// backend or memory that cannot be reserved.
+// The store a deployment runs on: "memory" (this node alone) or "redis://[USER:PASSWORD@]HOST:PORT[/DB]"
+// (shared by every node). Fails for an unknown backend, a bad URL, memory that cannot be reserved,
+// or a Redis that cannot be reached or refuses the credentials.
 [[nodiscard]] Result<std::unique_ptr<ObservationStore>> make_store(std::string_view backend, StoreOptions options);
 
 }  // namespace dnsleak::store

@@ -66,7 +66,7 @@ TEST_F(MemoryStoreTest, ReturnsAllObservationsOfATestInOrderAndNoOthers) {
   batch[2].client_subnet.address = {203, 0, 113};
   batch[1].transport = net::Transport::tcp;
   store->record(batch);
-  const auto of_a = store->observations_of(a.test_id());
+  const auto of_a = store->observations_of(a.test_id()).value();
   ASSERT_EQ(of_a.size(), 2u);
   EXPECT_EQ(of_a[0].probe.view(), "p1");
   EXPECT_EQ(of_a[1].probe.view(), "p2");
@@ -76,10 +76,10 @@ TEST_F(MemoryStoreTest, ReturnsAllObservationsOfATestInOrderAndNoOthers) {
   EXPECT_EQ(of_a[1].client_subnet.address[0], 203);
   // The qname comes back in the case it was received.
   EXPECT_EQ(of_a[0].qname.to_text(), batch[0].qname.to_text());
-  const auto of_b = store->observations_of(b.test_id());
+  const auto of_b = store->observations_of(b.test_id()).value();
   ASSERT_EQ(of_b.size(), 1u);
   EXPECT_EQ(of_b[0].transport, net::Transport::tcp);
-  EXPECT_TRUE(store->observations_of(tokens_.issue(1).value().test_id()).empty());
+  EXPECT_TRUE(store->observations_of(tokens_.issue(1).value().test_id()).value().empty());
   EXPECT_EQ(store->stats().held, 3u);
 }
 
@@ -93,10 +93,10 @@ TEST_F(MemoryStoreTest, EvictsOldestFirstWhenFull) {
   const StoreStats s = store->stats();
   EXPECT_EQ(s.held, 1024u);
   EXPECT_EQ(s.evicted_capacity, 1500u - 1024u);
-  EXPECT_TRUE(store->observations_of(tokens[0].test_id()).empty());
-  EXPECT_TRUE(store->observations_of(tokens[475].test_id()).empty());
-  EXPECT_EQ(store->observations_of(tokens[476].test_id()).size(), 1u);
-  EXPECT_EQ(store->observations_of(tokens[1499].test_id()).size(), 1u);
+  EXPECT_TRUE(store->observations_of(tokens[0].test_id()).value().empty());
+  EXPECT_TRUE(store->observations_of(tokens[475].test_id()).value().empty());
+  EXPECT_EQ(store->observations_of(tokens[476].test_id()).value().size(), 1u);
+  EXPECT_EQ(store->observations_of(tokens[1499].test_id()).value().size(), 1u);
 }
 
 TEST_F(MemoryStoreTest, ChainsSurviveWrapAroundWithoutMixingTests) {
@@ -108,7 +108,7 @@ TEST_F(MemoryStoreTest, ChainsSurviveWrapAroundWithoutMixingTests) {
     if (round % 100 == 0) batch.push_back(observation(kept, "k", static_cast<uint8_t>(round / 100)));
     store->record(batch);
   }
-  const auto of_kept = store->observations_of(kept.test_id());
+  const auto of_kept = store->observations_of(kept.test_id()).value();
   // Only those still in the last 1024 records remain: rounds 4000..4900 (every 100th) = 10.
   ASSERT_EQ(of_kept.size(), 10u);
   for (const auto& o : of_kept) EXPECT_EQ(o.probe.view(), "k");
@@ -124,8 +124,8 @@ TEST_F(MemoryStoreTest, ExpiresByAge) {
   const auto b = tokens_.issue(1).value();
   store->record(std::vector{observation(b, "p", 1)});
   clock_.now_ms += 6'000;  // a is 11 s old, b 6 s
-  EXPECT_TRUE(store->observations_of(a.test_id()).empty());
-  EXPECT_EQ(store->observations_of(b.test_id()).size(), 1u);
+  EXPECT_TRUE(store->observations_of(a.test_id()).value().empty());
+  EXPECT_EQ(store->observations_of(b.test_id()).value().size(), 1u);
   store->record(std::vector{observation(tokens_.issue(1).value(), "p", 1)});
   EXPECT_EQ(store->stats().evicted_expired, 1u);
   EXPECT_EQ(store->stats().held, 2u);
@@ -135,19 +135,19 @@ TEST_F(MemoryStoreTest, CursorReturnsOnlyWhatIsNewAndAtMostTheLimit) {
   auto store = make(1024);
   const auto a = tokens_.issue(1).value(), b = tokens_.issue(1).value();
   store->record(std::vector{observation(a, "p1", 1), observation(b, "p1", 2), observation(a, "p2", 3)});
-  ObservationPage page = store->observations_since(a.test_id(), Cursor{}, 100);
+  ObservationPage page = store->observations_since(a.test_id(), Cursor{}, 100).value();
   ASSERT_EQ(page.observations.size(), 2u);
   EXPECT_FALSE(page.truncated);
   const Cursor cursor = page.next;
-  EXPECT_TRUE(store->observations_since(a.test_id(), cursor, 100).observations.empty());
-  EXPECT_EQ(store->observations_since(a.test_id(), cursor, 100).next, cursor);
+  EXPECT_TRUE(store->observations_since(a.test_id(), cursor, 100).value().observations.empty());
+  EXPECT_EQ(store->observations_since(a.test_id(), cursor, 100).value().next, cursor);
   store->record(std::vector{observation(a, "p3", 4), observation(a, "p4", 5), observation(a, "p5", 6)});
-  page = store->observations_since(a.test_id(), cursor, 2);
+  page = store->observations_since(a.test_id(), cursor, 2).value();
   ASSERT_EQ(page.observations.size(), 2u);  // the newest two of three
   EXPECT_TRUE(page.truncated);
   EXPECT_EQ(page.observations[0].probe.view(), "p4");
   EXPECT_EQ(page.observations[1].probe.view(), "p5");
-  EXPECT_TRUE(store->observations_since(a.test_id(), page.next, 2).observations.empty());
+  EXPECT_TRUE(store->observations_since(a.test_id(), page.next, 2).value().observations.empty());
 }
 
 TEST_F(MemoryStoreTest, RecordIsCompact) {
@@ -188,7 +188,8 @@ void MemoryStoreTest::check_against_reference_model(const std::function<testname
           if (owner == t) want.push_back(m);
         }
         std::vector<uint8_t> got;
-        for (const auto& o : store->observations_of(tokens[t].test_id())) got.push_back(o.resolver.bytes[3]);
+        const auto held = store->observations_of(tokens[t].test_id()).value();
+        for (const auto& o : held) got.push_back(o.resolver.bytes[3]);
         ASSERT_EQ(got, want) << "test " << t << " at step " << step;
       }
     }
@@ -211,7 +212,7 @@ TEST_F(MemoryStoreTest, BatchesLargerThanTheStoreKeepTheNewest) {
     for (size_t round = 0; round < 2; ++round) store->record(batch);
     EXPECT_EQ(store->stats().held, capacity);
     for (size_t t = 0; t < tokens.size(); ++t) {
-      const auto got = store->observations_of(tokens[t].test_id());
+      const auto got = store->observations_of(tokens[t].test_id()).value();
       ASSERT_EQ(got.size(), t + capacity >= tokens.size() ? 1u : 0u) << "capacity " << capacity << " test " << t;
       if (!got.empty()) {
         EXPECT_EQ(got[0].resolver.bytes[3], t);
@@ -263,7 +264,7 @@ TEST_F(MemoryStoreTest, FindsCollidingIdsWhileTheirRunShrinks) {
     if (n % 16 != 0) continue;
     for (size_t i = 0; i < kColliding; ++i) {
       const size_t held = i + kCapacity >= kColliding + n ? 1 : 0;
-      ASSERT_EQ(store->observations_of(colliding[i].test_id()).size(), held) << "id " << i << " after " << n;
+      ASSERT_EQ(store->observations_of(colliding[i].test_id()).value().size(), held) << "id " << i << " after " << n;
     }
   }
 }
