@@ -499,6 +499,11 @@ void Responder::write_opt(const dns::Query& q, const Plan& plan, WireWriter& w) 
     w.u8(scoped ? s.source_prefix : 0);
     w.bytes(s.address.data(), octets);
   }
+  if (q.edns.wants_nsid && !zone_.nsid.empty()) {
+    w.u16(dns::edns_option::NSID);
+    w.u16(static_cast<uint16_t>(zone_.nsid.size()));
+    w.bytes(reinterpret_cast<const uint8_t*>(zone_.nsid.data()), zone_.nsid.size());
+  }
   w.patch_u16(rdlength_at, static_cast<uint16_t>(w.size() - rdlength_at - 2));
 }
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "dns/name.h"
@@ -30,9 +31,12 @@ struct ZoneConfig {
   uint32_t refresh = 3600;
   uint32_t retry = 600;
   uint32_t expire = 86400;
-  uint32_t negative_ttl = 60;       // SOA minimum: how long resolvers cache NXDOMAIN/NODATA
-  uint32_t zone_ttl = 3600;         // SOA, NS and glue
-  uint32_t answer_ttl = 300;        // A/AAAA of test names and the apex
+  uint32_t negative_ttl = 60;  // SOA minimum: how long resolvers cache NXDOMAIN/NODATA
+  uint32_t zone_ttl = 3600;    // SOA, NS and glue
+  uint32_t answer_ttl = 300;   // A/AAAA of test names and the apex
+  // RFC 5001 NSID: sent to a query that asks for it, so operators and clients can tell anycast
+  // nodes apart (the node id; empty: not sent).
+  std::string nsid;
   uint16_t max_udp_payload = 1232;  // DNS flag day 2020: no IP fragmentation on common paths
   uint32_t token_max_age_seconds = 3600;
 

@@ -40,6 +40,7 @@ inline constexpr uint16_t BADVERS = 16;  // extended, RFC 6891 6.1.3
 }  // namespace rcode
 
 namespace edns_option {
+inline constexpr uint16_t NSID = 3;           // RFC 5001
 inline constexpr uint16_t CLIENT_SUBNET = 8;  // RFC 7871
 inline constexpr uint16_t COOKIE = 10;        // RFC 7873
 }  // namespace edns_option
@@ -86,6 +87,7 @@ struct EdnsInfo {
   std::array<uint8_t, 8> client_cookie{};
   bool has_client_subnet = false;
   ClientSubnet client_subnet;
+  bool wants_nsid = false;  // RFC 5001: the client asks which server answered
 };
 
 // A parsed query. `qname` is a copy in the case received; everything else is plain values, so a

@@ -37,7 +37,7 @@ std::string subnet_text(const dns::ClientSubnet& s) {
 
 struct ResolverSummary {
   net::IpAddress address;
-  std::set<std::string> transports, qtypes, sub_zones;
+  std::set<std::string> transports, qtypes, sub_zones, nodes;
   uint64_t count = 0;
   int64_t first_ms = INT64_MAX, last_ms = 0;
   bool mixed_case = false;
@@ -60,6 +60,7 @@ json::object observation_json(const store::ResolverObservation& o) {
   j["probe"] = std::string(o.probe.view());
   j["sub_zone"] = o.sub_zone == store::SubZone::none ? json::value(nullptr) : json::value(store::to_string(o.sub_zone));
   j["answer"] = store::to_string(o.answer);
+  j["node"] = o.node.length == 0 ? json::value(nullptr) : json::value(std::string(o.node.view()));
   return j;
 }
 
@@ -74,6 +75,7 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
     char scratch[12];
     s.qtypes.insert(std::string(store::qtype_name(o.qtype, std::span<char, 12>(scratch))));
     if (o.sub_zone != store::SubZone::none) s.sub_zones.insert(store::to_string(o.sub_zone));
+    if (o.node.length != 0) s.nodes.insert(std::string(o.node.view()));
     ++s.count;
     s.first_ms = std::min(s.first_ms, o.time_ms);
     s.last_ms = std::max(s.last_ms, o.time_ms);
@@ -98,6 +100,7 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
     r["transports"] = json::value_from(s.transports);
     r["qtypes"] = json::value_from(s.qtypes);
     r["sub_zones"] = json::value_from(s.sub_zones);
+    r["nodes"] = json::value_from(s.nodes);  // which dnsleakd nodes it asked
     r["count"] = s.count;
     r["first_seen"] = rfc3339_ms(s.first_ms);
     r["last_seen"] = rfc3339_ms(s.last_ms);

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "store/redis_client.h"
+
 namespace dnsleak::server {
 namespace {
 
@@ -109,6 +111,12 @@ void read_section(const toml::table& table, const std::string& prefix, RawSettin
       raw.store_max_observations = get_integer(node, key);
     else if (key == "store.max_age")
       raw.store_max_age = get_integer(node, key);
+    else if (key == "store.backend")
+      raw.store_backend = get_string(node, key);
+    else if (key == "store.password_file")
+      raw.store_password_file = get_string(node, key);
+    else if (key == "store.queue")
+      raw.store_queue = get_integer(node, key);
     else if (key == "tcp.max_connections")
       raw.tcp_max_connections = get_integer(node, key);
     else if (key == "tcp.idle_timeout_ms")
@@ -177,6 +185,9 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   take(base.udp_workers, over.udp_workers);
   take(base.store_max_observations, over.store_max_observations);
   take(base.store_max_age, over.store_max_age);
+  take(base.store_backend, over.store_backend);
+  take(base.store_password_file, over.store_password_file);
+  take(base.store_queue, over.store_queue);
   take(base.tcp_max_connections, over.tcp_max_connections);
   take(base.tcp_idle_timeout, over.tcp_idle_timeout);
   take(base.token_max_age, over.token_max_age);
@@ -252,8 +263,10 @@ ServerConfig resolve(const RawSettings& raw) {
   config.zone.answer_ttl = static_cast<uint32_t>(in_range(raw.answer_ttl, 300, 0, 86400, "answer_ttl"));
   config.zone.negative_ttl = static_cast<uint32_t>(in_range(raw.negative_ttl, 60, 0, 86400, "negative_ttl"));
 
-  const std::vector<std::string> listen =
-      raw.dns_listen.empty() ? std::vector<std::string>{"0.0.0.0:53", "[::]:53"} : raw.dns_listen;
+  // No DNS listener named: an API-only node if it serves HTTP, else the DNS defaults.
+  const std::vector<std::string> listen = !raw.dns_listen.empty()   ? raw.dns_listen
+                                          : raw.http_listen.empty() ? std::vector<std::string>{"0.0.0.0:53", "[::]:53"}
+                                                                    : std::vector<std::string>{};
   for (const std::string& text : listen) {
     const auto address = net::parse_socket_address(text);
     if (!address) throw ConfigError("dns_listen: '" + text + "' is not ADDR:PORT (IPv6 as [ADDR]:PORT)");
@@ -277,6 +290,36 @@ ServerConfig resolve(const RawSettings& raw) {
                       " s) must not exceed store.max_age (" + std::to_string(config.store_max_age_ms / 1000) + " s)");
   }
 
+  config.store_backend = raw.store_backend.value_or("memory");
+  if (config.store_backend.starts_with("redis")) {
+    const Result<store::RedisEndpoint> endpoint = store::parse_redis_url(config.store_backend);
+    if (!endpoint) throw ConfigError("store.backend: " + endpoint.error().message);
+  } else if (config.store_backend != "memory") {
+    throw ConfigError("store.backend: '" + config.store_backend +
+                      "' is neither memory nor a redis://[USER:PASSWORD@]HOST:PORT[/DB] URL");
+  }
+  if (raw.store_password_file) {
+    if (config.store_backend == "memory")
+      throw ConfigError("store.password_file: only a redis:// store has a password");
+    std::ifstream file(*raw.store_password_file, std::ios::binary);
+    if (!file) throw ConfigError("store.password_file: cannot read '" + *raw.store_password_file + "'");
+    std::stringstream text;
+    text << file.rdbuf();
+    config.store_password = text.str();
+    while (!config.store_password.empty() &&
+           (config.store_password.back() == '\n' || config.store_password.back() == '\r')) {
+      config.store_password.pop_back();
+    }
+    if (config.store_password.empty())
+      throw ConfigError("store.password_file: '" + *raw.store_password_file + "' is empty");
+  }
+  config.store_queue = static_cast<uint32_t>(in_range(raw.store_queue, 65'536, 1024, 1 << 22, "store.queue"));
+  if (config.dns.listen.empty() && config.store_backend == "memory") {
+    throw ConfigError(
+        "dns_listen: an API-only node (http_listen without dns_listen) needs a shared store (--store redis://…):"
+        " with the memory store it would never see an observation");
+  }
+
   if (!raw.secret_file)
     throw ConfigError("secret_file: not set (--secret-file or 'secret_file'); tokens need a secret");
   config.secret = read_secret_file(*raw.secret_file);
@@ -286,6 +329,13 @@ ServerConfig resolve(const RawSettings& raw) {
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "dnsleakd");
     config.node_id = host;
   }
+  // Written into observations, Redis entries and NSID answers: keep it a plain name.
+  if (config.node_id.size() > 63 ||
+      config.node_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    throw ConfigError("node_id: '" + config.node_id + "' must be 1-63 characters of [A-Za-z0-9._-]");
+  }
+  config.zone.nsid = config.node_id;
   config.observations_log = raw.observations_log.value_or("");
   for (const std::string& text : raw.http_listen) {
     const auto address = net::parse_socket_address(text);

@@ -34,6 +34,9 @@ struct RawSettings {
   std::optional<int64_t> udp_workers;
   std::optional<int64_t> store_max_observations;
   std::optional<int64_t> store_max_age;
+  std::optional<std::string> store_backend;        // "memory" or a redis:// URL
+  std::optional<std::string> store_password_file;  // the Redis password, kept out of the URL
+  std::optional<int64_t> store_queue;
   std::optional<int64_t> tcp_max_connections;
   std::optional<int64_t> tcp_idle_timeout;
   std::optional<int64_t> token_max_age;
@@ -55,6 +58,11 @@ struct ServerConfig {
   std::string observations_log;  // empty: none; "-": standard output
   uint32_t store_max_observations = 1u << 20;
   int64_t store_max_age_ms = 3'600'000;
+  std::string store_backend = "memory";
+  std::string store_password;  // from store.password_file; empty: the URL's, if any
+  uint32_t store_queue = 65'536;
+  // Node roles follow from the listeners: DNS only (no http_listen), API only (no dns_listen, a
+  // shared store), or both.
   std::vector<net::SocketAddress> http_listen;  // empty: no HTTP server
   std::string web_root;
   enrich::EnrichmentSources enrichment;

@@ -14,6 +14,7 @@
 #include "server/metrics.h"
 #include "server/server_options.h"
 #include "store/observation_log.h"
+#include "store/redis_client.h"
 #include "store/store.h"
 #include "testname/test_token.h"
 
@@ -26,6 +27,10 @@ void print_store_stats(const store::StoreStats& s, const std::vector<store::Obse
                static_cast<unsigned long long>(s.held), static_cast<unsigned long long>(s.recorded),
                static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired),
                static_cast<unsigned long long>(s.lost));
+  if (s.queue_capacity != 0) {
+    std::fprintf(stderr, " queued=%llu backend=%s", static_cast<unsigned long long>(s.queued),
+                 s.backend_up ? "up" : "down");
+  }
   for (const store::ObservationSink* sink : sinks) {
     if (std::string_view(sink->sink_name()) == "store") continue;
     std::fprintf(stderr, "; %s recorded=%llu lost=%llu", sink->sink_name(),
@@ -33,6 +38,12 @@ void print_store_stats(const store::StoreStats& s, const std::vector<store::Obse
                  static_cast<unsigned long long>(sink->sink_stats().lost));
   }
   std::fprintf(stderr, "\n");
+}
+
+// The store as logs may show it: a Redis URL without its password.
+std::string store_display(const std::string& backend) {
+  const Result<store::RedisEndpoint> endpoint = store::parse_redis_url(backend);
+  return endpoint ? endpoint->display() : backend;
 }
 
 // A failure at start: said once, the exit code 1.
@@ -79,7 +90,11 @@ int serve(const server::ServerConfig& config) {
   store_options.max_observations = config.store_max_observations;
   store_options.max_age_ms = config.store_max_age_ms;
   store_options.zone = config.zone.apex;
-  Result<std::unique_ptr<store::ObservationStore>> made_store = store::make_store("memory", std::move(store_options));
+  store_options.backend = config.store_backend;
+  store_options.password = config.store_password;
+  store_options.node_id = config.node_id;
+  store_options.queue = config.store_queue;
+  Result<std::unique_ptr<store::ObservationStore>> made_store = store::make_store(std::move(store_options));
   if (!made_store) return startup_error(made_store.error());
   store::ObservationStore& observation_store = **made_store;
   std::unique_ptr<store::ObservationLog> log;
@@ -92,9 +107,14 @@ int serve(const server::ServerConfig& config) {
     sinks.push_back(log.get());
   }
   const auth::Responder responder(config.zone, tokens);
-  Result<std::unique_ptr<auth::DnsService>> made_service = auth::DnsService::create(config.dns, responder, sinks);
-  if (!made_service) return startup_error(made_service.error());
-  auth::DnsService& service = **made_service;
+  // No DNS listener: an API-only node, reading what the DNS nodes write to the shared store.
+  std::unique_ptr<auth::DnsService> service;
+  if (!config.dns.listen.empty()) {
+    Result<std::unique_ptr<auth::DnsService>> made_service = auth::DnsService::create(config.dns, responder, sinks);
+    if (!made_service) return startup_error(made_service.error());
+    service = std::move(*made_service);
+  }
+  const auto counters = [&service] { return service ? service->counters() : auth::CounterTotals{}; };
 
   // HTTP: the API, the page, the probes. Enrichment data load only when it is served.
   std::unique_ptr<enrich::Enricher> enricher;
@@ -108,7 +128,7 @@ int serve(const server::ServerConfig& config) {
     api_config.zone = config.zone.apex;
     api_config.web_root = config.web_root.empty() ? DNSLEAK_DEFAULT_WEB_ROOT : config.web_root;
     api = std::make_unique<http::Api>(api_config, tokens, observation_store, *enricher, [&]() {
-      return server::prometheus_text(service.counters(), observation_store.stats(), sinks,
+      return server::prometheus_text(counters(), observation_store.stats(), sinks,
                                      http_server ? &http_server->stats() : nullptr);
     });
     http::HttpServerOptions http_options;
@@ -118,14 +138,18 @@ int serve(const server::ServerConfig& config) {
     http_server = std::move(*made_http);
   }
 
-  if (Result<void> started = service.start(); !started) return startup_error(started.error());
+  if (service) {
+    if (Result<void> started = service->start(); !started) return startup_error(started.error());
+  }
   if (http_server) {
     if (Result<void> started = http_server->start(); !started) return startup_error(started.error());
   }
   std::string where;
-  for (const net::SocketAddress& a : service.bound()) {
-    if (!where.empty()) where += ' ';
-    where += a.to_string();
+  if (service) {
+    for (const net::SocketAddress& a : service->bound()) {
+      if (!where.empty()) where += ' ';
+      where += a.to_string();
+    }
   }
   std::string http_where;
   if (http_server) {
@@ -134,22 +158,23 @@ int serve(const server::ServerConfig& config) {
       http_where += a.to_string();
     }
   }
-  std::fprintf(stderr, "dnsleakd: serving %s on udp+tcp %s (node %s)%s%s\n", config.zone.apex.to_text().c_str(),
-               where.c_str(), config.node_id.c_str(), http_where.empty() ? "" : "; http", http_where.c_str());
+  std::fprintf(stderr, "dnsleakd: serving %s on %s%s (node %s, store %s)%s%s\n", config.zone.apex.to_text().c_str(),
+               service ? "udp+tcp " : "", service ? where.c_str() : "no DNS (API only)", config.node_id.c_str(),
+               store_display(config.store_backend).c_str(), http_where.empty() ? "" : "; http", http_where.c_str());
 
   while (true) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGUSR1) {
-      std::fprintf(stderr, "dnsleakd: counters %s\n", auth::to_json(service.counters()).c_str());
+      std::fprintf(stderr, "dnsleakd: counters %s\n", auth::to_json(counters()).c_str());
       print_store_stats(observation_store.stats(), sinks);
       continue;
     }
     break;
   }
   if (http_server) http_server->stop();
-  service.stop();
-  std::fprintf(stderr, "dnsleakd: stopped; counters %s\n", auth::to_json(service.counters()).c_str());
+  if (service) service->stop();
+  std::fprintf(stderr, "dnsleakd: stopped; counters %s\n", auth::to_json(counters()).c_str());
   print_store_stats(observation_store.stats(), sinks);
   return 0;
 }

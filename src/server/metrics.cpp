@@ -47,6 +47,20 @@ std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreSt
   sample(out, "dnsleak_store_egress_tests", "", store.egress_tests);
   metric(out, "dnsleak_store_egress_lost_total", "counter", "Egress sightings the store could not keep.");
   sample(out, "dnsleak_store_egress_lost_total", "", store.egress_lost);
+  metric(out, "dnsleak_store_queue", "gauge", "Observations waiting for a shared store's writer.");
+  sample(out, "dnsleak_store_queue", "", store.queued);
+  metric(out, "dnsleak_store_queue_capacity", "gauge", "Observations that can wait for the writer at most.");
+  sample(out, "dnsleak_store_queue_capacity", "", store.queue_capacity);
+  metric(out, "dnsleak_store_dropped_queue_full_total", "counter",
+         "Observations dropped because the shared store's write queue was full (part of the store's lost).");
+  sample(out, "dnsleak_store_dropped_queue_full_total", "", store.dropped_queue_full);
+  metric(out, "dnsleak_store_backend_up", "gauge", "1 while the store's backend is reachable (always 1 for memory).");
+  sample(out, "dnsleak_store_backend_up", "", store.backend_up ? 1 : 0);
+  metric(out, "dnsleak_store_backend_reconnects_total", "counter", "Times the writer reconnected to the backend.");
+  sample(out, "dnsleak_store_backend_reconnects_total", "", store.backend_reconnects);
+  metric(out, "dnsleak_store_read_errors_total", "counter",
+         "Store reads that failed (the API answered 503) or entries that could not be read.");
+  sample(out, "dnsleak_store_read_errors_total", "", store.read_errors);
   metric(out, "dnsleak_sink_observations_total", "counter",
          "Observations each sink (the store, the log) kept or lost (a failed write, a backend that failed).");
   for (const store::ObservationSink* sink : sinks) {

@@ -25,7 +25,7 @@ Command parse_command_line(int argc, char** argv) {
       "--zone", [&](const std::string& v) { flags.zone = v; }, "the test zone, e.g. leak.example.org");
   app.add_option("--dns-listen", flags.dns_listen,
                  "ADDR:PORT for UDP and TCP, repeatable ([ADDR]:PORT for IPv6; port 0 = any free port)"
-                 " [default: 0.0.0.0:53 and [::]:53]");
+                 " [default: 0.0.0.0:53 and [::]:53; none when --http-listen is given: an API-only node]");
   app.add_option("--web-address", flags.web_address,
                  "address that the apex and test names resolve to (the web server), repeatable");
   app.add_option("--nameserver", flags.nameserver,
@@ -45,6 +45,15 @@ Command parse_command_line(int argc, char** argv) {
   add_int(app, "--store-max-observations", flags.store_max_observations,
           "observations held in memory at most; the oldest go first [default: 1048576]");
   add_int(app, "--store-max-age", flags.store_max_age, "seconds an observation is kept [default: 3600]");
+  app.add_option_function<std::string>(
+      "--store", [&](const std::string& v) { flags.store_backend = v; },
+      "where observations and egress are kept: memory (this node alone) or redis://[USER:PASSWORD@]HOST:PORT[/DB],"
+      " shared by every node [default: memory]");
+  app.add_option_function<std::string>(
+      "--store-password-file", [&](const std::string& v) { flags.store_password_file = v; },
+      "file holding the Redis password (instead of putting it in the URL)");
+  add_int(app, "--store-queue", flags.store_queue,
+          "observations waiting for the Redis writer at most; more are dropped and counted [default: 65536]");
   add_int(app, "--tcp-max-connections", flags.tcp_max_connections, "open TCP connections at most [default: 256]");
   add_int(app, "--tcp-idle-timeout-ms", flags.tcp_idle_timeout,
           "close TCP connections idle (or stalled mid-message) this long [default: 10000]");

@@ -3,6 +3,7 @@
 #include <new>
 
 #include "store/memory_store.h"
+#include "store/redis_store.h"
 #include "store/store.h"
 
 namespace dnsleak::store {
@@ -19,8 +20,22 @@ std::optional<Cursor> Cursor::parse(std::string_view text) noexcept {
   return Cursor::at(major, minor);
 }
 
-Result<std::unique_ptr<ObservationStore>> make_store(std::string_view backend, StoreOptions options) {
-  if (backend != "memory") return fail("store: unknown backend '" + std::string(backend) + "' (known: memory)");
+Result<std::unique_ptr<ObservationStore>> make_store(StoreOptions options) {
+  if (options.backend.starts_with("redis://") || options.backend.starts_with("rediss://")) {
+    Result<RedisEndpoint> endpoint = parse_redis_url(options.backend);
+    if (!endpoint) return std::unexpected(endpoint.error());
+    if (!options.password.empty()) endpoint->password = options.password;
+    RedisStoreOptions redis;
+    redis.endpoint = std::move(*endpoint);
+    redis.node_id = options.node_id;
+    redis.queue_capacity = options.queue;
+    redis.store = std::move(options);
+    Result<std::unique_ptr<RedisStore>> opened = RedisStore::open(std::move(redis));
+    if (!opened) return std::unexpected(opened.error());
+    return std::unique_ptr<ObservationStore>(std::move(*opened));
+  }
+  if (options.backend != "memory")
+    return fail("store: unknown backend '" + options.backend + "' (known: memory, redis://HOST:PORT)");
   const uint32_t wanted = options.max_observations;
   try {
     return std::make_unique<MemoryStore>(std::move(options));

@@ -333,6 +333,7 @@ ResolverObservation MemoryStore::restore(uint32_t position) const {
       o.client_subnet = subnets_[lo % capacity_].subnet;
     }
   }
+  o.node = NodeName::of(options_.node_id);
   if (auto name = test_qname(o.token, o.probe, o.sub_zone, options_.zone,
                              CaseMask{r.case_bits, (r.flags & kFlagCaseBeyond) != 0})) {
     o.qname = *name;

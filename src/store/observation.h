@@ -1,11 +1,13 @@
 // What dnsleakd records for every query of a valid test name.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "dns/message.h"
 #include "dns/name.h"
@@ -22,6 +24,21 @@ enum class AnswerKind : uint8_t { answer, nodata, referral, truncated };
 
 [[nodiscard]] const char* to_string(SubZone) noexcept;
 [[nodiscard]] const char* to_string(AnswerKind) noexcept;
+
+// The id of the node that saw a query (at most 63 octets, as configured). Filled in by the store
+// that gives the observation back: the memory store with its own, a shared one with the writer's.
+struct NodeName {
+  std::array<char, 63> chars{};
+  uint8_t length = 0;
+  [[nodiscard]] std::string_view view() const noexcept { return {chars.data(), length}; }
+  // Longer names are cut to 63 octets.
+  [[nodiscard]] static NodeName of(std::string_view name) noexcept {
+    NodeName n;
+    n.length = static_cast<uint8_t>(std::min(name.size(), n.chars.size()));
+    std::copy_n(name.data(), n.length, n.chars.data());
+    return n;
+  }
+};
 
 // One query of a test name as seen by one node. Plain values, no pointers: it can be copied into
 // a batch and outlives the receive buffer.
@@ -42,6 +59,7 @@ struct ResolverObservation {
   bool has_client_subnet = false;
   dns::ClientSubnet client_subnet;
   dns::DnsName qname;  // as received, case included
+  NodeName node;       // empty until a store fills it in
 };
 
 // The 0x20 pattern a resolver applied: bit i is set when octet i+1 of the name's wire form (its

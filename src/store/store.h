@@ -72,6 +72,13 @@ struct StoreStats {
   uint64_t egress_lost = 0;       // egress sightings not kept (no memory, a backend that failed)
   uint64_t capacity = 0;          // most observations held at once (0: the backend sets no bound)
   uint64_t egress_tests = 0;      // tests with egress sightings held
+  // A shared backend's write queue and connection (the memory store has neither).
+  uint64_t queued = 0;              // observations waiting to be written
+  uint64_t queue_capacity = 0;      // most that can wait; more are dropped (and counted in lost)
+  uint64_t dropped_queue_full = 0;  // of `lost`: dropped because the queue was full
+  bool backend_up = true;           // the writer's connection to the backend is up
+  uint64_t backend_reconnects = 0;  // times the writer connected again after losing the backend
+  uint64_t read_errors = 0;         // reads that failed (the API answered 503) or entries unreadable
 };
 
 // Anything that takes observations: the store, the JSON-lines log. Called from packet workers
@@ -141,6 +148,11 @@ class ObservationStore : public ObservationSink {
 };
 
 struct StoreOptions {
+  // "memory" or "redis://[USER:PASSWORD@]HOST:PORT[/DB]"; a password here wins over the URL's.
+  std::string backend = "memory";
+  std::string password;
+  std::string node_id;                   // written with every observation a shared backend keeps
+  uint32_t queue = 65'536;               // a shared backend's write queue (observations waiting, at most)
   uint32_t max_observations = 1u << 20;  // held at most (the memory store's capacity)
   int64_t max_age_ms = 3'600'000;        // observations and egress older than this are gone
   size_t max_egress_tests = 0;           // tests with egress held at most (0: max_observations / 8 + 1024)
@@ -151,6 +163,6 @@ struct StoreOptions {
 // The store a deployment runs on: "memory" (this node alone) or "redis://[USER:PASSWORD@]HOST:PORT[/DB]"
 // (shared by every node). Fails for an unknown backend, a bad URL, memory that cannot be reserved,
 // or a Redis that cannot be reached or refuses the credentials.
-[[nodiscard]] Result<std::unique_ptr<ObservationStore>> make_store(std::string_view backend, StoreOptions options);
+[[nodiscard]] Result<std::unique_ptr<ObservationStore>> make_store(StoreOptions options);
 
 }  // namespace dnsleak::store

@@ -27,7 +27,7 @@ class ApiTest : public ::testing::Test {
     options.max_observations = 1024;
     options.zone = zone_;
     options.clock = &clock_;
-    store_ = store::make_store("memory", options).value();
+    store_ = store::make_store(options).value();
     enricher_ = enrich::Enricher::load(
                     {{kLabData + "asn.csv"}, {kLabData + "country.csv"}, {kLabData + "resolver-operators.csv"}})
                     .value();
