@@ -567,11 +567,16 @@ Result<RedisReply> RedisStore::read_command(std::span<const std::string_view> ar
   }
   Result<RedisReply> r = c->command(args);
   if (!r) {
+    // An idle connection may have died with a Redis restarted since: once more on a new one.
+    c = RedisConnection::open(options_.endpoint, options_.timeout_ms);
+    if (c) r = c->command(args);
+  }
+  if (!c || !r) {
     read_errors_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(pool_mutex_);
     down_until_ms_ = steady_ms() + kReadsDownMs;
-    last_error_ = r.error().message;
-    return r;
+    last_error_ = c ? r.error().message : c.error().message;
+    return std::unexpected(Error{last_error_, 0});
   }
   give_back(std::move(*c));
   if (r->is_error()) {

@@ -40,7 +40,7 @@ struct RedisStoreOptions {
   std::string node_id;             // written into every entry
   size_t queue_capacity = 65'536;  // observations waiting for the writer, at most
   size_t batch = 512;              // observations per pipelined write
-  int timeout_ms = 500;            // every Redis call; reads fail within about this
+  int timeout_ms = 400;            // every Redis call; a read fails within twice this (one retry)
 };
 
 // The entry of one observation: a line of space-separated fields, version first. The qname is

@@ -86,6 +86,48 @@ TEST(Config, NamesTheBadSetting) {
   EXPECT_NE(error_of(raw).find("one label below"), std::string::npos);
 }
 
+TEST(Config, TheStoreAndTheNodeRoles) {
+  RawSettings raw = minimal();
+  EXPECT_EQ(resolve(raw).store_backend, "memory");
+  raw.store_backend = "redis://cache:secret@10.0.0.5:6380/1";
+  EXPECT_EQ(resolve(raw).store_backend, "redis://cache:secret@10.0.0.5:6380/1");
+  raw.store_backend = "redis://10.0.0.5:port";
+  EXPECT_NE(error_of(raw).find("store.backend"), std::string::npos);
+  raw.store_backend = "sqlite";
+  EXPECT_NE(error_of(raw).find("neither memory nor"), std::string::npos);
+  raw = minimal();
+  raw.store_password_file = write_file("redis-password", "hunter2\n");
+  EXPECT_NE(error_of(raw).find("only a redis:// store"), std::string::npos);
+  raw.store_backend = "redis://10.0.0.5";
+  EXPECT_EQ(resolve(raw).store_password, "hunter2");
+  raw.store_password_file = write_file("empty-password", "\n");
+  EXPECT_NE(error_of(raw).find("is empty"), std::string::npos);
+  raw.store_password_file = "/nonexistent/password";
+  EXPECT_NE(error_of(raw).find("cannot read"), std::string::npos);
+  raw.store_password_file.reset();
+  raw.store_queue = 10;
+  EXPECT_NE(error_of(raw).find("store.queue"), std::string::npos);
+
+  // No dns_listen: DNS on the defaults, unless it serves HTTP: then an API-only node, which needs
+  // a shared store to see anything.
+  raw = minimal();
+  raw.dns_listen.clear();
+  EXPECT_EQ(resolve(raw).dns.listen.size(), 2u);
+  raw.http_listen = {"127.0.0.1:0"};
+  EXPECT_NE(error_of(raw).find("API-only node"), std::string::npos);
+  raw.store_backend = "redis://127.0.0.1:6379";
+  EXPECT_TRUE(resolve(raw).dns.listen.empty());
+
+  // The node id goes into NSID answers and shared entries: a plain name.
+  raw = minimal();
+  raw.node_id = "fra-1.example";
+  EXPECT_EQ(resolve(raw).zone.nsid, "fra-1.example");
+  for (const char* bad : {"has space", "tab\there", "quote\"", std::string(64, 'a').c_str()}) {
+    raw.node_id = bad;
+    EXPECT_NE(error_of(raw).find("node_id"), std::string::npos) << bad;
+  }
+}
+
 TEST(Config, ReadsTomlAndFlagsWin) {
   const std::string path = write_file("dnsleakd.toml", R"(
 zone = "leak.example.org"
