@@ -38,10 +38,12 @@ def main():
     parser.add_argument("--scenario", action="append", help="play only this one (repeatable): " +
                         ", ".join(s.key for s in scenarios.SCENARIOS))
     parser.add_argument("--keep-logs", action="store_true", help="keep the lab's logs and print where")
+    parser.add_argument("--store", choices=("memory", "redis"), default="memory",
+                        help="redis: three dnsleakd nodes (DNS over IPv4, DNS over IPv6, the API) sharing one Redis")
     args = parser.parse_args()
     chosen = [scenarios.by_key(k) for k in args.scenario] if args.scenario else scenarios.SCENARIOS
 
-    lab = Lab(keep_logs=args.keep_logs)
+    lab = Lab(keep_logs=args.keep_logs, store=args.store)
     started = time.monotonic()
     try:
         lab.up()
@@ -51,7 +53,9 @@ def main():
     matched = 0
     try:
         print("Leak lab up in %.1f s: client (eth0 + tun0), ISP, VPN and public resolvers (Unbound), "
-              "dnsleakd authoritative for leak.test\n" % (time.monotonic() - started))
+              "%s\n" % (time.monotonic() - started,
+                         "dnsleakd authoritative for leak.test" if args.store == "memory" else
+                         "three dnsleakd nodes sharing one Redis (DNS over IPv4, DNS over IPv6, the API)"))
         for number, s in enumerate(chosen, 1):
             lab.reset_client()
             s.apply(lab)

@@ -47,7 +47,7 @@ CLIENT4, CLIENT6 = "10.77.1.2", "fd77:0:0:1::2"
 ISP_LAN4, ISP_LAN6 = "10.77.1.1", "fd77:0:0:1::1"
 VPN_ENDPOINT, TUNNEL_PORT = "10.77.0.3", 51820
 
-REQUIRED_TOOLS = ["ip", "nft", "unbound", "dnsmasq", "getent", "tcpdump"]
+REQUIRED_TOOLS = ["ip", "nft", "unbound", "dnsmasq", "getent", "tcpdump", "redis-server"]
 
 
 class LabError(Exception):
@@ -127,7 +127,13 @@ def remove_stale_labs():
 
 
 class Lab:
-    def __init__(self, prefix=None, keep_logs=False):
+    def __init__(self, prefix=None, keep_logs=False, store="memory"):
+        # store="redis": the authority is three dnsleakd nodes sharing a Redis in the auth namespace,
+        # as a deployment with several nodes runs it: one DNS-only node per address family (so the
+        # v4 and v6 halves of one test land on different nodes) and one API-only node.
+        if store not in ("memory", "redis"):
+            raise LabError("store must be memory or redis, not %r" % store)
+        self.store = store
         # The prefix names the owning process, so a lab left behind by a killed run is recognisable.
         self.prefix = prefix or "dl%dn%d" % (os.getpid(), next(_labs_made))
         self.ns = {role: "%s-%s" % (self.prefix, role) for role in ("client", "isp", "vpn", "pub", "auth", "wan")}
@@ -303,15 +309,30 @@ class Lab:
         # dnsleakd, the authority for the test zone.
         with open(self.secret_file, "w") as f:
             f.write("lab secret %032x\n" % random.getrandbits(128))
-        self.start("dnsleakd", "auth", DNSLEAKD, "--zone", ZONE, "--dns-listen", AUTH4 + ":53",
-                   "--dns-listen", "[%s]:53" % AUTH6, "--web-address", WEB4, "--web-address", WEB6,
-                   "--http-listen", WEB4 + ":80", "--http-listen", "[%s]:80" % WEB6,
-                   "--asn-db", os.path.join(LAB_DATA, "asn.csv"), "--country-db", os.path.join(LAB_DATA, "country.csv"),
-                   "--resolver-operators", os.path.join(LAB_DATA, "resolver-operators.csv"),
-                   "--nameserver", "ns1.%s=%s,%s" % (ZONE, AUTH4, AUTH6), "--secret-file", self.secret_file,
-                   "--observations-log", self.observation_log, "--node-id", "lab-auth", "--answer-ttl", "1",
-                   "--negative-ttl", "1")
-        self.wait_for("dnsleakd", lambda: "serving" in self.log_tail("dnsleakd"))
+        common = ["--zone", ZONE, "--web-address", WEB4, "--web-address", WEB6,
+                  "--nameserver", "ns1.%s=%s,%s" % (ZONE, AUTH4, AUTH6), "--secret-file", self.secret_file,
+                  "--answer-ttl", "1", "--negative-ttl", "1"]
+        http = ["--http-listen", WEB4 + ":80", "--http-listen", "[%s]:80" % WEB6,
+                "--asn-db", os.path.join(LAB_DATA, "asn.csv"), "--country-db", os.path.join(LAB_DATA, "country.csv"),
+                "--resolver-operators", os.path.join(LAB_DATA, "resolver-operators.csv")]
+        if self.store == "memory":
+            self.start("dnsleakd", "auth", DNSLEAKD, *common, "--dns-listen", AUTH4 + ":53",
+                       "--dns-listen", "[%s]:53" % AUTH6, *http, "--observations-log", self.observation_log,
+                       "--node-id", "lab-auth")
+            self.wait_for("dnsleakd", lambda: "serving" in self.log_tail("dnsleakd"))
+        else:
+            self.start("redis", "auth", "redis-server", "--port", "6379", "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--dir", self.dir, "--daemonize", "no")
+            self.wait_for("redis", lambda: "Ready to accept connections" in self.log_tail("redis", 20))
+            store = ["--store", "redis://127.0.0.1:6379"]
+            # Both DNS nodes append to the one observation log (O_APPEND: whole lines).
+            self.start("dnsleakd-4", "auth", DNSLEAKD, *common, *store, "--dns-listen", AUTH4 + ":53",
+                       "--observations-log", self.observation_log, "--node-id", "lab-dns-4")
+            self.start("dnsleakd-6", "auth", DNSLEAKD, *common, *store, "--dns-listen", "[%s]:53" % AUTH6,
+                       "--observations-log", self.observation_log, "--node-id", "lab-dns-6")
+            self.start("dnsleakd-api", "auth", DNSLEAKD, *common, *store, *http, "--node-id", "lab-api")
+            for name in ("dnsleakd-4", "dnsleakd-6", "dnsleakd-api"):
+                self.wait_for(name, lambda n=name: "serving" in self.log_tail(n))
 
         # The resolvers.
         self.start_unbound("isp", [ISP_DNS4, ISP_DNS6], [ISP_DNS4, ISP_DNS6], caps_for_id=False,

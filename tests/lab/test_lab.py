@@ -5,7 +5,7 @@ import os
 import unittest
 
 import scenarios
-from leaklab import CLIENT4, ISP_DNS6, ROOT, TUNNEL_PORT, VPN_DNS4, Lab, LabError, remove_stale_labs, run
+from leaklab import CLIENT4, DNSLEAK, ISP_DNS6, ROOT, TUNNEL_PORT, VPN_DNS4, Lab, LabError, remove_stale_labs, run
 from scenarios import SCENARIOS, VPN, resolvers_seen
 
 
@@ -24,6 +24,27 @@ def process_running(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def check_api_verdicts(test, lab):
+    """Every scenario through the API; returns the results per scenario."""
+    all_results = {}
+    for s in SCENARIOS:
+        with test.subTest(scenario=s.key):
+            lab.reset_client()
+            s.apply(lab)
+            results = lab.run_client()
+            all_results[s.key] = results
+            test.assertEqual(results["verdict"]["outcome"], "leak" if s.leak else "no_leak", results["verdict"])
+            seen = {r["address"] for r in results["resolvers"] if r["family"] == "ipv4"}
+            test.assertEqual(seen, {address for address, _, _ in s.expected})
+            for r in results["resolvers"]:
+                test.assertIn(r["network"]["asn"], (64500, 64501, 64502), r)
+            exits = {e["address"]: e["network"]["asn"] for e in results["egress"]}
+            test.assertEqual(exits, {"10.77.0.3": 64501, "fd77::2": 64500})  # IPv4 tunnelled, IPv6 not
+            test.assertEqual(results["probes"], {"ipv4": "204", "ipv6": "204"})
+            lab.reset_client()
+    return all_results
 
 
 class LeakScenarios(unittest.TestCase):
@@ -94,20 +115,7 @@ class LeakScenarios(unittest.TestCase):
         # The leak test as a service, end to end: the API creates a test, the client resolves its
         # names through glibc and probes over IPv4 and IPv6, the results carry the enriched
         # resolvers and exits and a verdict that must be each scenario's truth.
-        for s in SCENARIOS:
-            with self.subTest(scenario=s.key):
-                self.lab.reset_client()
-                s.apply(self.lab)
-                results = self.lab.run_client()
-                self.assertEqual(results["verdict"]["outcome"], "leak" if s.leak else "no_leak", results["verdict"])
-                seen = {r["address"] for r in results["resolvers"] if r["family"] == "ipv4"}
-                self.assertEqual(seen, {address for address, _, _ in s.expected})
-                for r in results["resolvers"]:
-                    self.assertIn(r["network"]["asn"], (64500, 64501, 64502), r)
-                exits = {e["address"]: e["network"]["asn"] for e in results["egress"]}
-                self.assertEqual(exits, {"10.77.0.3": 64501, "fd77::2": 64500})  # IPv4 tunnelled, IPv6 not
-                self.assertEqual(results["probes"], {"ipv4": "204", "ipv6": "204"})
-                self.lab.reset_client()
+        check_api_verdicts(self, self.lab)
 
     def test_api_names_resolvers_by_their_ptr(self):
         results = self.lab.run_client("--wait-reverse")
@@ -163,6 +171,44 @@ class LeakScenarios(unittest.TestCase):
         # The VPN resolver runs with use-caps-for-id: the names arrive in mixed case.
         self.assertTrue(all(o["qname"].lower() == name for o in observations))
         self.assertTrue(any(o["qname"] != name for o in observations), observations)
+
+
+class LeakScenariosOnASharedStore(unittest.TestCase):
+    """The same scenarios with the authority split over three nodes sharing one Redis: DNS over
+    IPv4 on one node, over IPv6 on another, the API and the page on a third that answers no DNS."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = Lab(store="redis")
+        cls.lab.up()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.down()
+
+    def test_api_verdict_matches_the_ground_truth_in_every_scenario(self):
+        results = check_api_verdicts(self, self.lab)
+        # A resolver with IPv6 (the ISP's) brings the v6. name to the IPv6 node and the rest to the
+        # IPv4 node: one test, two nodes, one result on the third.
+        nodes = set()
+        for r in results["full-leak"]["resolvers"]:
+            nodes.update(r["nodes"])
+        self.assertEqual(nodes, {"lab-dns-4", "lab-dns-6"}, results["full-leak"]["resolvers"])
+        self.assertEqual({n for r in results["no-leak"]["resolvers"] for n in r["nodes"]}, {"lab-dns-4"})
+
+    def test_dnsleak_test_follows_the_api_node_live(self):
+        # `dnsleak test` waits on the event stream, which the API node feeds from Redis.
+        for key in ("no-leak", "full-leak"):
+            with self.subTest(scenario=key):
+                self.lab.reset_client()
+                scenarios.by_key(key).apply(self.lab)
+                r = self.lab.sh("client", "env", "NO_COLOR=1", DNSLEAK, "test", "--server", "http://leak.test",
+                                "--json", "--no-baseline", check=False, timeout=60)
+                report = json.loads(r.stdout)
+                want = "leak" if key == "full-leak" else "no_leak"
+                self.assertEqual(report["verdict"]["outcome"], want, report)
+                self.assertEqual(r.returncode, 1 if want == "leak" else 0)
+        self.lab.reset_client()
 
 
 class LabLifecycle(unittest.TestCase):
