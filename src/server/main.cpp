@@ -22,22 +22,23 @@ namespace {
 
 using namespace dnsleak;
 
+// One line, written at once: readers of stderr (tests, the benchmark) never see half of it.
 void print_store_stats(const store::StoreStats& s, const std::vector<store::ObservationSink*>& sinks) {
-  std::fprintf(stderr, "dnsleakd: store held=%llu recorded=%llu evicted=%llu lost=%llu",
-               static_cast<unsigned long long>(s.held), static_cast<unsigned long long>(s.recorded),
-               static_cast<unsigned long long>(s.evicted_capacity) + static_cast<unsigned long long>(s.evicted_expired),
-               static_cast<unsigned long long>(s.lost));
+  const auto n = [](uint64_t v) { return std::to_string(v); };
+  std::string line = "dnsleakd: store held=" + n(s.held) + " recorded=" + n(s.recorded) +
+                     " evicted=" + n(s.evicted_capacity + s.evicted_expired) + " lost=" + n(s.lost);
   if (s.queue_capacity != 0) {
-    std::fprintf(stderr, " queued=%llu backend=%s", static_cast<unsigned long long>(s.queued),
-                 s.backend_up ? "up" : "down");
+    line += " queued=" + n(s.queued);
+    line += s.backend_up ? " backend=up" : " backend=down";
   }
   for (const store::ObservationSink* sink : sinks) {
     if (std::string_view(sink->sink_name()) == "store") continue;
-    std::fprintf(stderr, "; %s recorded=%llu lost=%llu", sink->sink_name(),
-                 static_cast<unsigned long long>(sink->sink_stats().recorded),
-                 static_cast<unsigned long long>(sink->sink_stats().lost));
+    line += "; ";
+    line += sink->sink_name();
+    line += " recorded=" + n(sink->sink_stats().recorded) + " lost=" + n(sink->sink_stats().lost);
   }
-  std::fprintf(stderr, "\n");
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
 }
 
 // The store as logs may show it: a Redis URL without its password.

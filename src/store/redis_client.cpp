@@ -194,6 +194,11 @@ void RedisConnection::append(std::span<const std::string_view> args) {
     broken_ = true;
 }
 
+void RedisConnection::append_formatted(std::string_view resp) {
+  if (!usable()) return;
+  if (redisAppendFormattedCommand(context_.get(), resp.data(), resp.size()) != REDIS_OK) broken_ = true;
+}
+
 Result<RedisReply> RedisConnection::reply() {
   if (!usable()) return std::unexpected(broken("not connected"));
   void* raw = nullptr;

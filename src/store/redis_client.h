@@ -69,6 +69,8 @@ class RedisConnection {
   [[nodiscard]] Result<RedisReply> command(std::span<const std::string_view> args);
   // Pipelining: append commands, then take their replies in order.
   void append(std::span<const std::string_view> args);
+  // Commands already in RESP (one or many, back to back), for a writer that formats its own.
+  void append_formatted(std::string_view resp);
   [[nodiscard]] Result<RedisReply> reply();
   [[nodiscard]] bool usable() const noexcept;
   // Changes the timeout of every call from now on (an XREAD BLOCK needs longer).

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <new>
+#include <random>
+#include <unordered_set>
 
 namespace dnsleak::store {
 namespace {
@@ -50,67 +52,112 @@ std::optional<Cursor> cursor_of_entry_id(std::string_view id) noexcept { return 
 
 }  // namespace
 
-std::string redis_key(const testname::TestId& id, std::string_view kind) {
-  std::string key = "dnsleak:{";
-  key += testname::test_id_hex(id);
-  key += "}:";
-  key += kind;
-  return key;
+namespace {
+
+void append_number(std::string& out, uint64_t v) {
+  char digits[20];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, static_cast<size_t>(end - digits));
 }
 
-std::string encode_observation(const ResolverObservation& o, std::string_view node) {
-  std::string s;
-  s.reserve(160);
+void append_key(std::string& out, const testname::TestId& id, std::string_view kind) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "dnsleak:{";
+  for (const uint8_t b : id) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  out += "}:";
+  out += kind;
+}
+
+// RESP, written straight into the pipeline: an array header, then bulk strings.
+void resp_array(std::string& out, size_t n) {
+  out += '*';
+  append_number(out, n);
+  out += "\r\n";
+}
+void resp_bulk(std::string& out, std::string_view v) {
+  out += '$';
+  append_number(out, v.size());
+  out += "\r\n";
+  out += v;
+  out += "\r\n";
+}
+
+}  // namespace
+
+void append_observation(std::string& s, const ResolverObservation& o, std::string_view node, std::string_view tag) {
   s += "1 ";
-  s += std::to_string(o.time_ms);
+  append_number(s, static_cast<uint64_t>(std::max<int64_t>(0, o.time_ms)));
   s += ' ';
-  s += o.token.text();
+  char token[testname::kTokenTextSize];
+  o.token.write_text(std::span<char, testname::kTokenTextSize>(token, testname::kTokenTextSize));
+  s.append(token, sizeof token);
   s += ' ';
   s.append(o.probe.chars.data(), o.probe.length);
   s += ' ';
   s += o.sub_zone == SubZone::none ? "-" : to_string(o.sub_zone);
   s += ' ';
-  s += o.resolver.to_string();
+  std::array<char, 64> address{};
+  s.append(address.data(), o.resolver.to_text(address));
   s += ' ';
-  s += std::to_string(o.resolver_port);
+  append_number(s, o.resolver_port);
   s += ' ';
   s += net::to_string(o.transport);
   s += ' ';
-  s += std::to_string(o.qtype);
+  append_number(s, o.qtype);
   s += ' ';
   s += to_string(o.answer);
   s += ' ';
-  s += o.edns ? std::to_string(o.edns_payload_size) : "-";
+  if (o.edns)
+    append_number(s, o.edns_payload_size);
+  else
+    s += '-';
   s += ' ';
   if (o.dnssec_ok) s += 'd';
   if (o.cookie) s += 'c';
   if (!o.dnssec_ok && !o.cookie) s += '-';
   s += ' ';
   const CaseMask mask = case_mask_of(o.qname);
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(mask.bits));
-  s += hex;
+  char hex[16];
+  const auto [hex_end, ec] = std::to_chars(hex, hex + sizeof hex, mask.bits, 16);
+  s.append(hex, static_cast<size_t>(hex_end - hex));
   if (mask.beyond) s += '+';
   s += ' ';
   if (o.has_client_subnet) {
     net::IpAddress a;
     a.family = o.client_subnet.family == 2 ? 6 : 4;
     std::copy_n(o.client_subnet.address.begin(), a.family == 6 ? 16 : 4, a.bytes.begin());
-    s += a.to_string();
+    s.append(address.data(), a.to_text(address));
     s += '/';
-    s += std::to_string(o.client_subnet.source_prefix);
+    append_number(s, o.client_subnet.source_prefix);
     s += '/';
-    s += std::to_string(o.client_subnet.scope_prefix);
+    append_number(s, o.client_subnet.scope_prefix);
   } else {
     s += '-';
   }
   s += ' ';
+  s += tag.empty() ? std::string_view("-") : tag;
+  s += ' ';
   s += node.empty() ? std::string_view("-") : node;
+}
+
+std::string redis_key(const testname::TestId& id, std::string_view kind) {
+  std::string key;
+  append_key(key, id, kind);
+  return key;
+}
+
+std::string encode_observation(const ResolverObservation& o, std::string_view node, std::string_view tag) {
+  std::string s;
+  s.reserve(160);
+  append_observation(s, o, node, tag);
   return s;
 }
 
-std::optional<ResolverObservation> decode_observation(std::string_view entry, const dns::DnsName& zone) {
-  constexpr size_t kFields = 15;
+std::optional<DecodedEntry> decode_entry(std::string_view entry, const dns::DnsName& zone) {
+  constexpr size_t kFields = 16;
   std::array<std::string_view, kFields> f;
   size_t n = 0;
   while (n + 1 < kFields) {
@@ -184,11 +231,11 @@ std::optional<ResolverObservation> decode_observation(std::string_view entry, co
     o.client_subnet.scope_prefix = static_cast<uint8_t>(scope);
     std::copy_n(a->bytes.begin(), a->family == 6 ? 16 : 4, o.client_subnet.address.begin());
   }
-  if (f[14] != "-") o.node = NodeName::of(f[14]);
+  if (f[15] != "-") o.node = NodeName::of(f[15]);
   const auto qname = test_qname(o.token, o.probe, o.sub_zone, zone, mask);
   if (!qname) return std::nullopt;
   o.qname = *qname;
-  return o;
+  return DecodedEntry{o, std::string(f[14])};
 }
 
 // --- live following ---------------------------------------------------------------------------
@@ -304,6 +351,10 @@ RedisStore::RedisStore(RedisStoreOptions options)
       clock_(options_.store.clock != nullptr ? *options_.store.clock : net::system_clock()),
       follower_(std::make_unique<Follower>()) {
   ring_ = std::make_unique<ResolverObservation[]>(options_.queue_capacity);  // may throw bad_alloc
+  std::random_device random;
+  char nonce[17];
+  std::snprintf(nonce, sizeof nonce, "%08x%08x", random(), random());
+  writer_nonce_ = nonce;
   egress_queue_.reserve(kEgressQueue);
 }
 
@@ -379,14 +430,22 @@ void RedisStore::write_loop() {
   RedisConnection c;
   int64_t backoff = kBackoffFirstMs;
   int64_t next_attempt_ms = 0;
+  int64_t last_check_ms = 0;
   bool ever_connected = false;
   std::vector<Egress> egress;
   egress.reserve(kEgressQueue);
-  std::vector<std::string> entries, keys, unique_keys, egress_args;
+  std::string pipeline, key, entry, tag;
+  std::vector<testname::TestId> tests;
   const std::string max_len = std::to_string(kMaxResults);
   const std::string ttl = std::to_string(options_.store.max_age_ms);
   const std::string max_egress = std::to_string(kMaxEgressPerTest);
   const uint64_t capacity = options_.queue_capacity;
+  // Connected from the start, so that the backend shows up before the first observation.
+  if (Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms)) {
+    c = std::move(*opened);
+    ever_connected = true;
+    writer_connected_ = true;
+  }
   while (true) {
     uint64_t begin = 0, end = 0;
     bool stopping = false;
@@ -402,7 +461,31 @@ void RedisStore::write_loop() {
       egress.assign(egress_queue_.begin(), egress_queue_.end());
       egress_queue_.clear();
     }
-    if (begin == end && egress.empty()) continue;
+    if (begin == end && egress.empty()) {
+      // Idle: look at the backend once a second, so backend_up tells the truth without traffic.
+      const int64_t now = steady_ms();
+      if (now - last_check_ms < 1000) continue;
+      last_check_ms = now;
+      if (c.usable()) {
+        const std::string_view ping[] = {"PING"};
+        if (!c.command(ping)) {
+          c = RedisConnection();
+          writer_connected_ = false;
+        }
+      } else if (now >= next_attempt_ms) {
+        if (Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms)) {
+          c = std::move(*opened);
+          if (ever_connected) reconnects_.fetch_add(1, std::memory_order_relaxed);
+          ever_connected = true;
+          writer_connected_ = true;
+          backoff = kBackoffFirstMs;
+        } else {
+          next_attempt_ms = now + backoff;
+          backoff = std::min(backoff * 2, kBackoffMaxMs);
+        }
+      }
+      continue;
+    }
     if (!c.usable()) {
       const int64_t now = steady_ms();
       if (now < next_attempt_ms) {
@@ -432,38 +515,59 @@ void RedisStore::write_loop() {
       backoff = kBackoffFirstMs;
     }
 
-    // One pipeline: XADD per observation, PEXPIRE once per test of the batch, the egress scripts.
+    // One pipeline, formatted here in one buffer: XADD per observation, PEXPIRE once per test of
+    // the batch, the egress scripts.
     const size_t n = end - begin;
-    entries.resize(n);
-    keys.resize(n);
-    unique_keys.clear();
+    pipeline.clear();
+    tests.clear();
     for (size_t i = 0; i < n; ++i) {
       const ResolverObservation& o = ring_[(begin + i) % capacity];
-      entries[i] = encode_observation(o, options_.node_id);
-      keys[i] = redis_key(o.token.test_id(), "obs");
-      const std::string_view xadd[] = {"XADD", keys[i], "MAXLEN", "~", max_len, "*", "o", entries[i]};
-      c.append(xadd);
+      key.clear();
+      append_key(key, o.token.test_id(), "obs");
+      entry.clear();
+      tag.assign(writer_nonce_);
+      tag += '-';
+      append_number(tag, begin + i);
+      append_observation(entry, o, options_.node_id, tag);
+      resp_array(pipeline, 8);
+      resp_bulk(pipeline, "XADD");
+      resp_bulk(pipeline, key);
+      resp_bulk(pipeline, "MAXLEN");
+      resp_bulk(pipeline, "~");
+      resp_bulk(pipeline, max_len);
+      resp_bulk(pipeline, "*");
+      resp_bulk(pipeline, "o");
+      resp_bulk(pipeline, entry);
+      tests.push_back(o.token.test_id());
     }
-    unique_keys = keys;
-    std::sort(unique_keys.begin(), unique_keys.end());
-    unique_keys.erase(std::unique(unique_keys.begin(), unique_keys.end()), unique_keys.end());
-    for (const std::string& key : unique_keys) {
-      const std::string_view expire[] = {"PEXPIRE", key, ttl};
-      c.append(expire);
+    std::sort(tests.begin(), tests.end());
+    tests.erase(std::unique(tests.begin(), tests.end()), tests.end());
+    for (const testname::TestId& id : tests) {
+      key.clear();
+      append_key(key, id, "obs");
+      resp_array(pipeline, 3);
+      resp_bulk(pipeline, "PEXPIRE");
+      resp_bulk(pipeline, key);
+      resp_bulk(pipeline, ttl);
     }
-    egress_args.resize(egress.size() * 3);
-    for (size_t i = 0; i < egress.size(); ++i) {
-      egress_args[i * 3] = redis_key(egress[i].id, "egress");
-      egress_args[i * 3 + 1] = egress[i].address.to_string();
-      egress_args[i * 3 + 2] = std::to_string(egress[i].now_ms);
-      const std::string_view eval[] = {
-          "EVAL", kEgressScript, "1", egress_args[i * 3], egress_args[i * 3 + 1], egress_args[i * 3 + 2], max_egress,
-          ttl};
-      c.append(eval);
+    for (const Egress& e : egress) {
+      key.clear();
+      append_key(key, e.id, "egress");
+      resp_array(pipeline, 8);
+      resp_bulk(pipeline, "EVAL");
+      resp_bulk(pipeline, kEgressScript);
+      resp_bulk(pipeline, "1");
+      resp_bulk(pipeline, key);
+      resp_bulk(pipeline, e.address.to_string());
+      resp_bulk(pipeline, std::to_string(e.now_ms));
+      resp_bulk(pipeline, max_egress);
+      resp_bulk(pipeline, ttl);
     }
+    c.append_formatted(pipeline);
+    const size_t unique_tests = tests.size();
     uint64_t written = 0, refused = 0;
     bool broke = false;
-    for (size_t i = 0; i < n + unique_keys.size() + egress.size(); ++i) {
+    for (size_t i = 0; i < n + unique_tests + egress.size(); ++i) {
       Result<RedisReply> r = c.reply();
       if (!r) {
         broke = true;
@@ -476,7 +580,7 @@ void RedisStore::write_loop() {
           ++refused;
         else
           ++written;
-      } else if (i >= n + unique_keys.size() && r->is_error()) {
+      } else if (i >= n + unique_tests && r->is_error()) {
         egress_lost_.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -597,6 +701,7 @@ Result<ObservationPage> RedisStore::observations_since(const testname::TestId& i
   page.next = after;
   const size_t n = reply_size(r->raw());
   const int64_t oldest_allowed = clock_.unix_ms() - options_.store.max_age_ms;
+  std::unordered_set<std::string> tags;  // an entry written twice (a retried batch) counts once
   for (size_t i = 0; i < n; ++i) {
     const redisReply* e = reply_at(r->raw(), i);
     if (i == 0) {
@@ -609,13 +714,13 @@ Result<ObservationPage> RedisStore::observations_since(const testname::TestId& i
     const redisReply* fields = reply_at(e, 1);
     for (size_t f = 0; f + 1 < reply_size(fields); f += 2) {
       if (reply_text(reply_at(fields, f)) != "o") continue;
-      std::optional<ResolverObservation> o =
-          decode_observation(reply_text(reply_at(fields, f + 1)), options_.store.zone);
-      if (!o) {
+      std::optional<DecodedEntry> d = decode_entry(reply_text(reply_at(fields, f + 1)), options_.store.zone);
+      if (!d) {
         read_errors_.fetch_add(1, std::memory_order_relaxed);  // an entry this version cannot read
         continue;
       }
-      if (o->time_ms >= oldest_allowed) page.observations.push_back(std::move(*o));
+      if (d->tag != "-" && !tags.insert(d->tag).second) continue;
+      if (d->observation.time_ms >= oldest_allowed) page.observations.push_back(std::move(d->observation));
     }
   }
   std::reverse(page.observations.begin(), page.observations.end());

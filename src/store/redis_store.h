@@ -44,10 +44,23 @@ struct RedisStoreOptions {
 };
 
 // The entry of one observation: a line of space-separated fields, version first. The qname is
-// kept as its case mask (the rest follows from token, probe, sub-zone and zone).
-[[nodiscard]] std::string encode_observation(const ResolverObservation& o, std::string_view node);
+// kept as its case mask (the rest follows from token, probe, sub-zone and zone). `tag` names the
+// write uniquely (the writer's start nonce and its sequence number): a batch written again after
+// a timeout that Redis had in fact taken is then read once, not twice.
+[[nodiscard]] std::string encode_observation(const ResolverObservation& o, std::string_view node,
+                                             std::string_view tag = "-");
+struct DecodedEntry {
+  ResolverObservation observation;
+  std::string tag;
+};
 // Parses an entry back (the zone restores the qname). Empty for an entry it cannot read.
-[[nodiscard]] std::optional<ResolverObservation> decode_observation(std::string_view entry, const dns::DnsName& zone);
+[[nodiscard]] std::optional<DecodedEntry> decode_entry(std::string_view entry, const dns::DnsName& zone);
+[[nodiscard]] inline std::optional<ResolverObservation> decode_observation(std::string_view entry,
+                                                                           const dns::DnsName& zone) {
+  std::optional<DecodedEntry> e = decode_entry(entry, zone);
+  if (!e) return std::nullopt;
+  return std::move(e->observation);
+}
 [[nodiscard]] std::string redis_key(const testname::TestId& id, std::string_view kind);
 
 class RedisStore final : public ObservationStore {
@@ -94,6 +107,7 @@ class RedisStore final : public ObservationStore {
 
   RedisStoreOptions options_;
   const net::Clock& clock_;
+  std::string writer_nonce_;  // random per process: tags of this writer's entries
 
   // The ring between the DNS workers and the writer: slots [tail_, head_) wait to be written.
   mutable std::mutex queue_mutex_;

@@ -105,7 +105,8 @@ class Node:
         self.proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            lines = [l for l in self.read_stderr().splitlines() if "store held=" in l]
+            text = self.read_stderr()
+            lines = [l for l in text[:text.rfind("\n") + 1].splitlines() if "store held=" in l]
             if len(lines) > before:
                 return dict(re.findall(r"(\w+)=(\w+)", lines[-1]))
             time.sleep(0.02)
