@@ -40,7 +40,9 @@ struct Options {
   bool tcp = false;
   double max_seconds = 120;
   double timeout_ms = 1000;
-  std::string write_names;  // write "name type" lines (dnsperf's input) and exit
+  double rate = 0;              // queries per second, open loop; 0: as fast as the window allows
+  unsigned names_per_test = 1;  // consecutive names sharing one test id (a standard test has 9)
+  std::string write_names;      // write "name type" lines (dnsperf's input) and exit
 };
 
 struct QuerySet {
@@ -65,13 +67,17 @@ QuerySet build_queries(const Options& o) {
   const uint32_t now = static_cast<uint32_t>(std::time(nullptr));
   std::mt19937_64 random(12345);
   QuerySet set;
+  dnsleak::testname::TestId id{};
+  std::string token;
   set.bytes.reserve(o.queries * 80);
   set.offsets.reserve(o.queries + 1);
   for (uint64_t i = 0; i < o.queries; ++i) {
     set.offsets.push_back(static_cast<uint32_t>(set.bytes.size()));
-    dnsleak::testname::TestId id;
-    for (auto& b : id) b = static_cast<uint8_t>(random());
-    const std::string first = authority.issue(id, now).text() + "-b" + std::to_string(i % 10);
+    if (i % o.names_per_test == 0) {
+      for (auto& b : id) b = static_cast<uint8_t>(random());
+      token = authority.issue(id, now).text();
+    }
+    const std::string first = token + "-b" + std::to_string(o.names_per_test == 1 ? i % 10 : i % o.names_per_test);
     const uint8_t header[12] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};  // ID set at send, QDCOUNT 1, no RD
     set.bytes.insert(set.bytes.end(), header, header + 12);
     set.bytes.push_back(static_cast<uint8_t>(first.size()));
@@ -207,7 +213,12 @@ Results run(const Options& o, const QuerySet& queries) {
       expire(lane, now, timeout_ns, r);
       unsigned n = 0;
       size_t used = 0;
-      while (next < queries.size() && lane.outstanding + n < per_lane && n < o.batch) {
+      // Open loop: no more than the rate allows by now, however fast the answers come.
+      const size_t allowed =
+          o.rate > 0 ? std::min(queries.size(),
+                                static_cast<size_t>(static_cast<double>(now - r.first_send_ns) * o.rate / 1e9) + 1)
+                     : queries.size();
+      while (next < allowed && lane.outstanding + n < per_lane && n < o.batch) {
         uint16_t id = lane.next_id++;
         while (lane.sent_ns[id] >= 0) id = lane.next_id++;
         const size_t len = queries.length(next);
@@ -316,6 +327,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-seconds", o.max_seconds, "stop after this long whatever is left")
       ->check(CLI::Range(1.0, 600.0));
   app.add_option("--timeout-ms", o.timeout_ms, "an answer later than this counts as lost");
+  app.add_option("--rate", o.rate, "send at this many queries per second (open loop; 0: closed loop)")
+      ->check(CLI::Range(0.0, 10'000'000.0));
+  app.add_option("--names-per-test", o.names_per_test, "consecutive names under one test id [default: 1]")
+      ->check(CLI::Range(1, 100));
   app.add_option("--write-names", o.write_names, "write the query names as a dnsperf data file and exit");
   CLI11_PARSE(app, argc, argv);
   try {
@@ -339,12 +354,13 @@ int main(int argc, char** argv) {
     const double seconds = static_cast<double>(r.last_receive_ns - r.first_send_ns) / 1e9;
     std::printf(
         "{\"label\":\"%s\",\"transport\":\"%s\",\"sent\":%llu,\"answered\":%llu,\"lost\":%llu,\"noerror\":%llu,"
-        "\"other_rcode\":%llu,\"seconds\":%.3f,\"qps\":%.0f,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u}\n",
+        "\"other_rcode\":%llu,\"seconds\":%.3f,\"qps\":%.0f,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,"
+        "\"rate\":%.0f}\n",
         o.label.c_str(), o.tcp ? "tcp" : "udp", static_cast<unsigned long long>(r.sent),
         static_cast<unsigned long long>(r.answered), static_cast<unsigned long long>(r.lost),
         static_cast<unsigned long long>(r.noerror), static_cast<unsigned long long>(r.other_rcode), seconds,
         seconds > 0 ? static_cast<double>(r.answered) / seconds : 0.0, percentile(r.latency_us, 0.5),
-        percentile(r.latency_us, 0.99), percentile(r.latency_us, 0.999));
+        percentile(r.latency_us, 0.99), percentile(r.latency_us, 0.999), o.rate);
     return r.lost == 0 ? 0 : 3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dnsleak-loadgen: %s\n", e.what());
