@@ -234,6 +234,11 @@ HttpResponse Api::static_file(std::string_view path) const {
   return json_error(404, "not_found", "no such resource");
 }
 
+bool Api::reads_store(const HttpRequest& request) const {
+  if (request.method != "GET" && request.method != "HEAD") return false;
+  return std::string_view(request.target).starts_with(kTestsPrefix);  // a probe there is answered as fast on the pool
+}
+
 HttpResponse Api::handle(const HttpRequest& request) const {
   if (auto r = probe(request)) return *r;
   const std::string_view target = request.target;

@@ -53,6 +53,9 @@ class Api {
       const enrich::Enricher& enricher, std::function<std::string()> metrics);
 
   [[nodiscard]] HttpResponse handle(const HttpRequest& request) const;
+  // Whether handle() reads the store for this request (a test's results): with a store whose reads
+  // may block, the server runs only those off its event loop.
+  [[nodiscard]] bool reads_store(const HttpRequest& request) const;
 
   // The token behind GET /api/v1/tests/{id}/events, if the id opens a live test.
   [[nodiscard]] std::optional<testname::TestToken> events_token(std::string_view target, int64_t now_ms) const;

@@ -63,13 +63,20 @@ struct HttpServer::Impl {
   std::thread thread;
   asio::io_context io{1};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  // Where the Api runs when the store's reads may wait on a network (a shared backend): a few
-  // threads of their own, so a slow store delays the requests that read it, never the event loop,
-  // the probes or the page. Destroyed before `io`: a task's last reference to a session dies here.
-  std::optional<asio::thread_pool> blocking;
+  // Where the store is read when its reads may wait on a network (a shared backend): threads of
+  // their own, so a slow store delays the requests that read it, never the event loop, the probes
+  // or the page. Results and event streams each have their own, so streams cannot starve results
+  // (a stream has at most one read in flight). Destroyed before `io`: a task's last reference to a
+  // session dies here.
+  std::unique_ptr<asio::thread_pool> blocking;
+  std::unique_ptr<asio::thread_pool> stream_reads;
+  std::atomic<size_t> blocking_backlog{0};  // results requests waiting or running on `blocking`
 
   Impl(HttpServerOptions o, const Api& a) : options(std::move(o)), api(a) {
-    if (api.store().reads_may_block()) blocking.emplace(options.blocking_threads);
+    if (api.store().reads_may_block()) {
+      blocking = std::make_unique<asio::thread_pool>(std::max(1u, options.blocking_threads));
+      stream_reads = std::make_unique<asio::thread_pool>(2);
+    }
   }
 
   void count(int status) {
@@ -145,10 +152,18 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     const bool head = request.method == "HEAD";
-    if (!server_.blocking) return write(server_.api.handle(request), head);
-    asio::post(*server_.blocking, [self = shared_from_this(), request = std::move(request), head]() mutable {
+    if (!server_.blocking || !server_.api.reads_store(request)) return write(server_.api.handle(request), head);
+    // A stalled store fills the pool at most this deep; later readers get 503 at once.
+    if (server_.blocking_backlog.load() >= server_.options.max_blocking_backlog) {
+      ++server_.stats.store_reads_refused;
+      return write(store_unavailable(Error{"too many results requests are waiting for the store", 0}), head);
+    }
+    ++server_.blocking_backlog;
+    auto executor = stream_.get_executor();
+    asio::post(*server_.blocking, [self = shared_from_this(), executor, request = std::move(request), head]() mutable {
       HttpResponse response = self->server_.api.handle(request);
-      asio::post(self->stream_.get_executor(),
+      --self->server_.blocking_backlog;
+      asio::post(executor,
                  [self, response = std::move(response), head]() mutable { self->write(std::move(response), head); });
     });
   }
@@ -201,6 +216,7 @@ class Session : public std::enable_shared_from_this<Session> {
         "HTTP/1.1 200 OK\r\nServer: dnsleakd\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
         "Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: 2000\n\n");
     watch_for_close();
+    woken_ = true;  // the first read at once: what the test already has
     // A store that can say when something arrived wakes the stream; polling stays the fallback.
     std::weak_ptr<Session> weak = shared_from_this();
     auto executor = stream_.get_executor();
@@ -258,12 +274,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void tick() {
     // Only what arrived since the last tick, at most kPerTick of it: a flooded test costs a stream
     // a bounded amount per tick, and evictions cannot shift what was already sent.
-    if (!server_.blocking) return on_page(server_.api.store().observations_since(test_id_, cursor_, kPerTick));
-    asio::post(*server_.blocking, [self = shared_from_this(), after = cursor_] {
+    if (!server_.stream_reads) return on_page(server_.api.store().observations_since(test_id_, cursor_, kPerTick));
+    auto executor = stream_.get_executor();
+    asio::post(*server_.stream_reads, [self = shared_from_this(), executor, after = cursor_] {
       Result<store::ObservationPage> page =
           self->server_.api.store().observations_since(self->test_id_, after, kPerTick);
-      asio::post(self->stream_.get_executor(),
-                 [self, page = std::move(page)]() mutable { self->on_page(std::move(page)); });
+      asio::post(executor, [self, page = std::move(page)]() mutable { self->on_page(std::move(page)); });
     });
   }
 
@@ -292,12 +308,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (std::chrono::steady_clock::now() >= stream_deadline_) {
       text += "event: end\ndata: {}\n\n";
       finished_ = true;
-    } else if (text.empty() && ++idle_ticks_ * server_.options.stream_poll_ms >= 15'000) {
+    } else if (text.empty() && std::chrono::steady_clock::now() - last_sent_ >= std::chrono::seconds(15)) {
       text = ": keep-alive\n\n";  // proxies close silent connections
-      idle_ticks_ = 0;
     }
     if (text.empty()) return schedule_tick();
-    idle_ticks_ = 0;
+    last_sent_ = std::chrono::steady_clock::now();
     send(std::move(text));
   }
 
@@ -328,7 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool woken_ = false;
   bool store_failing_ = false;
   static constexpr size_t kPerTick = 256;
-  int idle_ticks_ = 0;
+  std::chrono::steady_clock::time_point last_sent_ = std::chrono::steady_clock::now();
   std::string out_;
   std::array<char, 512> discard_{};
   std::chrono::steady_clock::time_point stream_deadline_;
@@ -405,9 +420,10 @@ void HttpServer::stop() noexcept {
   impl_->stopped = true;
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
-  if (impl_->blocking) {
-    impl_->blocking->stop();
-    impl_->blocking->join();
+  for (asio::thread_pool* pool : {impl_->blocking.get(), impl_->stream_reads.get()}) {
+    if (pool == nullptr) continue;
+    pool->stop();
+    pool->join();
   }
 }
 

@@ -313,7 +313,8 @@ ServerConfig resolve(const RawSettings& raw) {
     if (config.store_password.empty())
       throw ConfigError("store.password_file: '" + *raw.store_password_file + "' is empty");
   }
-  config.store_queue = static_cast<uint32_t>(in_range(raw.store_queue, 65'536, 1024, 1 << 22, "store.queue"));
+  // Each waiting observation takes ~0.4 KiB, reserved at start: 1M is ~400 MiB.
+  config.store_queue = static_cast<uint32_t>(in_range(raw.store_queue, 65'536, 1024, 1 << 20, "store.queue"));
   if (config.dns.listen.empty() && config.store_backend == "memory") {
     throw ConfigError(
         "dns_listen: an API-only node (http_listen without dns_listen) needs a shared store (--store redis://…):"
@@ -330,7 +331,7 @@ ServerConfig resolve(const RawSettings& raw) {
     config.node_id = host;
   }
   // Written into observations, Redis entries and NSID answers: keep it a plain name.
-  if (config.node_id.size() > 63 ||
+  if (config.node_id.size() > 63 || config.node_id == "-" ||
       config.node_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
           std::string::npos) {
     throw ConfigError("node_id: '" + config.node_id + "' must be 1-63 characters of [A-Za-z0-9._-]");

@@ -58,6 +58,9 @@ std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreSt
   sample(out, "dnsleak_store_backend_up", "", store.backend_up ? 1 : 0);
   metric(out, "dnsleak_store_backend_reconnects_total", "counter", "Times the writer reconnected to the backend.");
   sample(out, "dnsleak_store_backend_reconnects_total", "", store.backend_reconnects);
+  metric(out, "dnsleak_store_backend_errors_total", "counter",
+         "Other failures of the store's backend: refused commands, aborted batches, the live notifier's errors.");
+  sample(out, "dnsleak_store_backend_errors_total", "", store.backend_errors);
   metric(out, "dnsleak_store_read_errors_total", "counter",
          "Store reads that failed (the API answered 503) or entries that could not be read.");
   sample(out, "dnsleak_store_read_errors_total", "", store.read_errors);
@@ -78,6 +81,7 @@ std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreSt
     metric(out, "dnsleak_http_refused_total", "counter", "HTTP connections and event streams refused at their caps.");
     sample(out, "dnsleak_http_refused_total", "what=\"connection\"", http->connections_refused);
     sample(out, "dnsleak_http_refused_total", "what=\"stream\"", http->streams_refused);
+    sample(out, "dnsleak_http_refused_total", "what=\"store_read\"", http->store_reads_refused);
     metric(out, "dnsleak_http_open", "gauge", "Open HTTP connections and event streams.");
     sample(out, "dnsleak_http_open", "what=\"connection\"", http->connections_open);
     sample(out, "dnsleak_http_open", "what=\"stream\"", http->streams_open);

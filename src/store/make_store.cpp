@@ -12,11 +12,11 @@ std::optional<Cursor> Cursor::parse(std::string_view text) noexcept {
   const size_t dash = text.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash + 1 == text.size()) return std::nullopt;
   uint64_t major = 0, minor = 0;
-  const char* end = text.data() + dash;
-  auto [p1, e1] = std::from_chars(text.data(), end, major);
-  if (e1 != std::errc{} || p1 != end) return std::nullopt;
-  auto [p2, e2] = std::from_chars(end + 1, text.data() + text.size(), minor);
-  if (e2 != std::errc{} || p2 != text.data() + text.size()) return std::nullopt;
+  const std::string_view head = text.substr(0, dash), tail = text.substr(dash + 1);
+  const auto [p1, e1] = std::from_chars(head.data(), head.data() + head.size(), major);
+  if (e1 != std::errc{} || p1 != head.data() + head.size()) return std::nullopt;
+  const auto [p2, e2] = std::from_chars(tail.data(), tail.data() + tail.size(), minor);
+  if (e2 != std::errc{} || p2 != tail.data() + tail.size()) return std::nullopt;
   return Cursor::at(major, minor);
 }
 

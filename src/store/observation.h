@@ -35,7 +35,7 @@ struct NodeName {
   [[nodiscard]] static NodeName of(std::string_view name) noexcept {
     NodeName n;
     n.length = static_cast<uint8_t>(std::min(name.size(), n.chars.size()));
-    std::copy_n(name.data(), n.length, n.chars.data());
+    std::copy(name.begin(), name.begin() + n.length, n.chars.begin());
     return n;
   }
 };

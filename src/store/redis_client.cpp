@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -36,7 +37,7 @@ Result<std::string> percent_decode(std::string_view text, std::string_view what)
   return out;
 }
 
-timeval to_timeval(int ms) noexcept { return timeval{ms / 1000, (ms % 1000) * 1000}; }
+timeval to_timeval(int ms) noexcept { return timeval{ms / 1000, static_cast<suseconds_t>(ms % 1000) * 1000}; }
 
 }  // namespace
 
@@ -89,8 +90,8 @@ Result<RedisEndpoint> parse_redis_url(std::string_view url) {
     const std::string_view db = rest.substr(slash + 1);
     if (!db.empty()) {
       auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), e.db);
-      if (ec != std::errc{} || end != db.data() + db.size() || e.db > 15)
-        return bad("the database must be a number from 0 to 15");
+      if (ec != std::errc{} || end != db.data() + db.size() || e.db > 1'000'000)
+        return bad("the database must be a number (0 to the server's 'databases' - 1)");
     }
   }
   std::string_view port_text;
@@ -202,7 +203,10 @@ void RedisConnection::append_formatted(std::string_view resp) {
 Result<RedisReply> RedisConnection::reply() {
   if (!usable()) return std::unexpected(broken("not connected"));
   void* raw = nullptr;
-  if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) return std::unexpected(broken("no reply"));
+  if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
+    timed_out_ = errno == EAGAIN || errno == EWOULDBLOCK;  // hiredis's read timed out (SO_RCVTIMEO)
+    return std::unexpected(broken("no reply"));
+  }
   return RedisReply(static_cast<redisReply*>(raw));
 }
 

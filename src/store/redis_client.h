@@ -73,6 +73,8 @@ class RedisConnection {
   void append_formatted(std::string_view resp);
   [[nodiscard]] Result<RedisReply> reply();
   [[nodiscard]] bool usable() const noexcept;
+  // The last failure was a timeout (the server did not answer in time), not a lost connection.
+  [[nodiscard]] bool timed_out() const noexcept { return timed_out_; }
   // Changes the timeout of every call from now on (an XREAD BLOCK needs longer).
   void set_timeout(int timeout_ms) noexcept;
 
@@ -84,6 +86,7 @@ class RedisConnection {
   std::unique_ptr<redisContext, Free> context_;
   std::string where_;
   bool broken_ = false;
+  bool timed_out_ = false;
 };
 
 }  // namespace dnsleak::store

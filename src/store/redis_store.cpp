@@ -1,5 +1,7 @@
 #include "store/redis_store.h"
 
+#include <hiredis/hiredis.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -274,13 +276,18 @@ class RedisStore::FollowWatch final : public ObservationStore::Watch {
 };
 
 std::unique_ptr<ObservationStore::Watch> RedisStore::watch(const testname::TestId& id, Cursor after,
-                                                           std::function<void()> on_new) const {
+                                                           const std::function<void()>& on_new) const {
   std::string key = redis_key(id, "obs");
-  auto watch = std::make_unique<FollowWatch>(*follower_, key, std::move(on_new));
+  auto watch = std::make_unique<FollowWatch>(*follower_, key, on_new);
   {
     std::lock_guard lock(follower_->mutex);
     auto [it, added] = follower_->keys.try_emplace(std::move(key));
-    if (added) it->second.last_id = after.text();
+    // Followed from the oldest cursor of its watchers, so a later watcher further back is woken too.
+    const std::optional<Cursor> followed = Cursor::parse(it->second.last_id);
+    if (added || !followed || after.major() < followed->major() ||
+        (after.major() == followed->major() && after.minor() < followed->minor())) {
+      it->second.last_id = after.text();
+    }
     it->second.watches.push_back(watch.get());
   }
   follower_->cv.notify_one();
@@ -307,6 +314,7 @@ void RedisStore::follow_loop() {
     if (!c.usable()) {
       Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms);
       if (!opened) {
+        backend_errors_.fetch_add(1, std::memory_order_relaxed);
         // Streams fall back to polling meanwhile; try again after a while.
         std::unique_lock lock(follower_->mutex);
         follower_->cv.wait_for(lock, Ms(backoff), [&] { return follower_->stopping; });
@@ -315,19 +323,21 @@ void RedisStore::follow_loop() {
       }
       c = std::move(*opened);
       c.set_timeout(kFollowBlockMs + options_.timeout_ms);
-      backoff = kBackoffFirstMs;
     }
     const std::string block = std::to_string(kFollowBlockMs);
     std::vector<std::string_view> args{"XREAD", "COUNT", "64", "BLOCK", block, "STREAMS"};
     for (const std::string& k : keys) args.emplace_back(k);
     for (const std::string& i : ids) args.emplace_back(i);
     Result<RedisReply> r = c.command(args);
-    if (!r) continue;  // the connection is broken: reconnect on the next round
-    if (r->is_error()) {
+    if (!r || r->is_error()) {
+      // Counted, then a pause that grows while it keeps failing (a broken connection reconnects).
+      backend_errors_.fetch_add(1, std::memory_order_relaxed);
       std::unique_lock lock(follower_->mutex);
-      follower_->cv.wait_for(lock, Ms(kFollowBlockMs), [&] { return follower_->stopping; });
+      follower_->cv.wait_for(lock, Ms(backoff), [&] { return follower_->stopping; });
+      backoff = std::min(backoff * 2, kBackoffMaxMs);
       continue;
     }
+    backoff = kBackoffFirstMs;
     if (!r->is_array()) continue;  // nil: nothing arrived within the block time
     std::lock_guard lock(follower_->mutex);
     for (size_t s = 0; s < reply_size(r->raw()); ++s) {
@@ -468,9 +478,12 @@ void RedisStore::write_loop() {
       last_check_ms = now;
       if (c.usable()) {
         const std::string_view ping[] = {"PING"};
-        if (!c.command(ping)) {
+        if (Result<RedisReply> pong = c.command(ping); !pong) {
           c = RedisConnection();
           writer_connected_ = false;
+          backend_errors_.fetch_add(1, std::memory_order_relaxed);
+          std::lock_guard lock(pool_mutex_);
+          last_error_ = pong.error().message;
         }
       } else if (now >= next_attempt_ms) {
         if (Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms)) {
@@ -517,9 +530,13 @@ void RedisStore::write_loop() {
 
     // One pipeline, formatted here in one buffer: XADD per observation, PEXPIRE once per test of
     // the batch, the egress scripts.
+    // In MULTI/EXEC: a connection lost before EXEC applies none of it, so the retry writes nothing
+    // twice and no stream is left without its expiry (the write tags cover a reply lost after it).
     const size_t n = end - begin;
     pipeline.clear();
     tests.clear();
+    resp_array(pipeline, 1);
+    resp_bulk(pipeline, "MULTI");
     for (size_t i = 0; i < n; ++i) {
       const ResolverObservation& o = ring_[(begin + i) % capacity];
       key.clear();
@@ -563,56 +580,72 @@ void RedisStore::write_loop() {
       resp_bulk(pipeline, max_egress);
       resp_bulk(pipeline, ttl);
     }
+    resp_array(pipeline, 1);
+    resp_bulk(pipeline, "EXEC");
     c.append_formatted(pipeline);
     const size_t unique_tests = tests.size();
-    uint64_t written = 0, refused = 0;
+    // MULTI's +OK and a +QUEUED per command, then EXEC's array of every command's result.
+    const size_t commands = n + unique_tests + egress.size();
     bool broke = false;
-    for (size_t i = 0; i < n + unique_tests + egress.size(); ++i) {
+    RedisReply exec;
+    for (size_t i = 0; i < commands + 2 && !broke; ++i) {
       Result<RedisReply> r = c.reply();
       if (!r) {
         broke = true;
         std::lock_guard lock(pool_mutex_);
         last_error_ = r.error().message;
-        break;
-      }
-      if (i < n) {
-        if (r->is_error())
-          ++refused;
-        else
-          ++written;
-      } else if (i >= n + unique_tests && r->is_error()) {
-        egress_lost_.fetch_add(1, std::memory_order_relaxed);
+      } else if (i == commands + 1) {
+        exec = std::move(*r);
       }
     }
     if (broke) {
-      // The batch stays queued and is written again after the reconnect (entries that made it
-      // before the break may then be written twice: at least once, never lost silently).
+      // The batch stays queued and is written again after the reconnect; its egress is lost.
       c = RedisConnection();
       writer_connected_ = false;
       next_attempt_ms = steady_ms() + backoff;
+      backoff = std::min(backoff * 2, kBackoffMaxMs);
       egress_lost_.fetch_add(egress.size(), std::memory_order_relaxed);
       if (stopping) break;
       continue;
     }
+    uint64_t written = 0;
+    if (!exec.is_array() || reply_size(exec.raw()) != commands) {
+      // EXECABORT (a command Redis refused to queue) or an error: nothing of the batch applied.
+      backend_errors_.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard lock(pool_mutex_);
+        last_error_ = concat({"EXEC: ", exec.text()});
+      }
+      egress_lost_.fetch_add(egress.size(), std::memory_order_relaxed);
+      failed_.fetch_add(n, std::memory_order_relaxed);
+    } else {
+      for (size_t i = 0; i < commands; ++i) {
+        const redisReply* result = reply_at(exec.raw(), i);
+        const bool error = result != nullptr && result->type == REDIS_REPLY_ERROR;
+        if (i < n) {
+          if (error)
+            failed_.fetch_add(1, std::memory_order_relaxed);
+          else
+            ++written;
+        } else if (i < n + unique_tests) {
+          if (error) backend_errors_.fetch_add(1, std::memory_order_relaxed);  // a PEXPIRE refused
+        } else if (error) {
+          egress_lost_.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
     recorded_.fetch_add(written, std::memory_order_relaxed);
-    failed_.fetch_add(refused, std::memory_order_relaxed);
     {
       std::lock_guard lock(queue_mutex_);
       tail_ = end;
     }
-    drained_cv_.notify_all();
   }
   // Stopped with Redis out of reach: what is still queued will never be written.
   std::lock_guard lock(queue_mutex_);
   failed_.fetch_add(head_ - tail_, std::memory_order_relaxed);
+  egress_lost_.fetch_add(egress_queue_.size(), std::memory_order_relaxed);
   tail_ = head_;
-  drained_cv_.notify_all();
-}
-
-bool RedisStore::flush(int timeout_ms) const {
-  std::unique_lock lock(queue_mutex_);
-  const uint64_t target = head_;
-  return drained_cv_.wait_for(lock, Ms(timeout_ms), [&] { return tail_ >= target && egress_queue_.empty(); });
+  egress_queue_.clear();
 }
 
 ObservationSink::Stats RedisStore::sink_stats() const noexcept {
@@ -630,6 +663,7 @@ StoreStats RedisStore::stats() const noexcept {
   s.backend_up = writer_connected_.load();
   s.backend_reconnects = reconnects_.load(std::memory_order_relaxed);
   s.read_errors = read_errors_.load(std::memory_order_relaxed);
+  s.backend_errors = backend_errors_.load(std::memory_order_relaxed);
   std::lock_guard lock(queue_mutex_);
   s.queued = head_ - tail_;
   return s;
@@ -637,12 +671,13 @@ StoreStats RedisStore::stats() const noexcept {
 
 // --- the read path ----------------------------------------------------------------------------
 
-Result<RedisConnection> RedisStore::take_connection() const {
+Result<RedisConnection> RedisStore::take_connection(bool& pooled) const {
   {
     std::lock_guard lock(pool_mutex_);
     if (!idle_.empty()) {
       RedisConnection c = std::move(idle_.back());
       idle_.pop_back();
+      pooled = true;
       return c;
     }
     if (steady_ms() < down_until_ms_)
@@ -664,14 +699,16 @@ void RedisStore::give_back(RedisConnection c) const {
 }
 
 Result<RedisReply> RedisStore::read_command(std::span<const std::string_view> args) const {
-  Result<RedisConnection> c = take_connection();
+  bool pooled = false;
+  Result<RedisConnection> c = take_connection(pooled);
   if (!c) {
     read_errors_.fetch_add(1, std::memory_order_relaxed);
     return std::unexpected(c.error());
   }
   Result<RedisReply> r = c->command(args);
-  if (!r) {
-    // An idle connection may have died with a Redis restarted since: once more on a new one.
+  if (!r && pooled && !c->timed_out()) {
+    // An idle connection that died with a Redis restarted since: once more on a new one. Not after
+    // a timeout: a stalled Redis would then cost the reader twice.
     c = RedisConnection::open(options_.endpoint, options_.timeout_ms);
     if (c) r = c->command(args);
   }
@@ -712,8 +749,12 @@ Result<ObservationPage> RedisStore::observations_since(const testname::TestId& i
       break;
     }
     const redisReply* fields = reply_at(e, 1);
+    if (reply_size(fields) < 2) read_errors_.fetch_add(1, std::memory_order_relaxed);  // no fields at all
     for (size_t f = 0; f + 1 < reply_size(fields); f += 2) {
-      if (reply_text(reply_at(fields, f)) != "o") continue;
+      if (reply_text(reply_at(fields, f)) != "o") {
+        read_errors_.fetch_add(1, std::memory_order_relaxed);  // a field this version does not know
+        continue;
+      }
       std::optional<DecodedEntry> d = decode_entry(reply_text(reply_at(fields, f + 1)), options_.store.zone);
       if (!d) {
         read_errors_.fetch_add(1, std::memory_order_relaxed);  // an entry this version cannot read

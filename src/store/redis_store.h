@@ -81,12 +81,9 @@ class RedisStore final : public ObservationStore {
                                                               int64_t now_ms) const override;
   [[nodiscard]] StoreStats stats() const noexcept override;
   [[nodiscard]] bool reads_may_block() const noexcept override { return true; }
+  // The watch must not outlive the store.
   [[nodiscard]] std::unique_ptr<Watch> watch(const testname::TestId& id, Cursor after,
-                                             std::function<void()> on_new) const override;
-
-  // Waits until everything queued so far is written (or `timeout_ms` passes); for tests and a
-  // clean stop. True if the queue emptied.
-  [[nodiscard]] bool flush(int timeout_ms) const;
+                                             const std::function<void()>& on_new) const override;
 
  private:
   explicit RedisStore(RedisStoreOptions options);
@@ -101,7 +98,7 @@ class RedisStore final : public ObservationStore {
   void write_loop();
   void follow_loop();
   // A read connection: an idle one, or a new one unless Redis failed very recently.
-  [[nodiscard]] Result<RedisConnection> take_connection() const;
+  [[nodiscard]] Result<RedisConnection> take_connection(bool& pooled) const;
   void give_back(RedisConnection c) const;
   [[nodiscard]] Result<RedisReply> read_command(std::span<const std::string_view> args) const;
 
@@ -111,8 +108,7 @@ class RedisStore final : public ObservationStore {
 
   // The ring between the DNS workers and the writer: slots [tail_, head_) wait to be written.
   mutable std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;            // the writer waits for work
-  mutable std::condition_variable drained_cv_;  // flush() waits for the writer
+  std::condition_variable queue_cv_;  // the writer waits for work
   std::unique_ptr<ResolverObservation[]> ring_;
   uint64_t head_ = 0;
   uint64_t tail_ = 0;
@@ -132,6 +128,8 @@ class RedisStore final : public ObservationStore {
   mutable int64_t down_until_ms_ = 0;  // reads fail fast until then (Redis just failed)
   mutable std::string last_error_;
   mutable std::atomic<uint64_t> read_errors_{0};
+  // Refused PEXPIREs, aborted EXECs, the follower's failures, failed idle pings.
+  std::atomic<uint64_t> backend_errors_{0};
 
   std::unique_ptr<Follower> follower_;
   std::thread writer_;

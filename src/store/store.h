@@ -79,6 +79,7 @@ struct StoreStats {
   bool backend_up = true;           // the writer's connection to the backend is up
   uint64_t backend_reconnects = 0;  // times the writer connected again after losing the backend
   uint64_t read_errors = 0;         // reads that failed (the API answered 503) or entries unreadable
+  uint64_t backend_errors = 0;      // other backend failures: refused commands, a notifier's errors
 };
 
 // Anything that takes observations: the store, the JSON-lines log. Called from packet workers
@@ -137,7 +138,7 @@ class ObservationStore : public ObservationSink {
     virtual ~Watch() = default;
   };
   [[nodiscard]] virtual std::unique_ptr<Watch> watch(const testname::TestId& id, Cursor after,
-                                                     std::function<void()> on_new) const {
+                                                     const std::function<void()>& on_new) const {
     (void)id;
     (void)after;
     (void)on_new;
