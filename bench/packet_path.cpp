@@ -126,9 +126,8 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"round\":%zu,\"store\":\"%s\",\"queries\":%zu,\"answered\":%zu,\"observed\":%zu,\"respond_ns\":%.1f,"
         "\"record_ns\":%.1f,\"lost_so_far\":%llu}\n",
-        round, backend == "memory" ? "memory" : "redis", count, answered,
-        observed_total, per_query(responding), per_query(recording),
-        static_cast<unsigned long long>(store.sink_stats().lost));
+        round, backend == "memory" ? "memory" : "redis", count, answered, observed_total, per_query(responding),
+        per_query(recording), static_cast<unsigned long long>(store.sink_stats().lost));
     if (answered != count || observed_total != count) {
       std::fprintf(stderr, "dnsleak-packet-path: not every query was answered and recorded\n");
       return 1;

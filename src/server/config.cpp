@@ -314,6 +314,13 @@ ServerConfig resolve(const RawSettings& raw) {
       throw ConfigError("store.password_file: '" + *raw.store_password_file + "' is empty");
   }
   // Each waiting observation takes ~0.4 KiB, reserved at start: 1M is ~400 MiB.
+  if (config.store_backend != "memory") {
+    const Result<store::RedisEndpoint> endpoint = store::parse_redis_url(config.store_backend);
+    if (endpoint && !endpoint->user.empty() && endpoint->password.empty() && config.store_password.empty()) {
+      throw ConfigError("store.backend: the user '" + endpoint->user +
+                        "' needs a password (USER:PASSWORD@ in the URL, or store.password_file)");
+    }
+  }
   config.store_queue = static_cast<uint32_t>(in_range(raw.store_queue, 65'536, 1024, 1 << 20, "store.queue"));
   if (config.dns.listen.empty() && config.store_backend == "memory") {
     throw ConfigError(

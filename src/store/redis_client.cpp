@@ -74,13 +74,16 @@ Result<RedisEndpoint> parse_redis_url(std::string_view url) {
   if (const size_t at = rest.rfind('@'); at != std::string_view::npos) {
     const std::string_view credentials = rest.substr(0, at);
     rest = rest.substr(at + 1);
+    // USER:PASSWORD, :PASSWORD (the default user), or USER@ with the password from a file.
     const size_t colon = credentials.find(':');
-    if (colon == std::string_view::npos) return bad("credentials must be USER:PASSWORD or :PASSWORD");
     Result<std::string> user = percent_decode(credentials.substr(0, colon), "user name");
     if (!user) return std::unexpected(user.error());
-    Result<std::string> password = percent_decode(credentials.substr(colon + 1), "password");
+    Result<std::string> password = colon == std::string_view::npos
+                                       ? Result<std::string>(std::string())
+                                       : percent_decode(credentials.substr(colon + 1), "password");
     if (!password) return std::unexpected(password.error());
-    if (password->empty()) return bad("the password is empty");
+    if (colon != std::string_view::npos && password->empty()) return bad("the password is empty");
+    if (colon == std::string_view::npos && user->empty()) return bad("an empty user name before @");
     e.user = std::move(*user);
     e.password = std::move(*password);
   }
@@ -158,6 +161,9 @@ Result<RedisConnection> RedisConnection::open(const RedisEndpoint& endpoint, int
   if (redisSetTimeout(c.context_.get(), to_timeval(timeout_ms)) != REDIS_OK)
     return std::unexpected(c.broken("cannot set the timeout"));
   (void)redisEnableKeepAlive(c.context_.get());  // best effort: a dead peer is found by the timeouts anyway
+  if (!endpoint.user.empty() && endpoint.password.empty())
+    return fail(
+        cat("redis ", c.where_, ": user '", endpoint.user, "' has no password (in the URL or a password file)"));
   if (!endpoint.password.empty()) {
     std::vector<std::string_view> auth{"AUTH"};
     if (!endpoint.user.empty()) auth.emplace_back(endpoint.user);

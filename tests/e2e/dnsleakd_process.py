@@ -18,35 +18,17 @@ DNSLEAKD = os.environ.get("DNSLEAKD", os.path.join(os.path.dirname(__file__), ".
 ZONE = "leak.test"
 
 
-class Dnsleakd:
-    def __init__(self, extra_args=(), http=False):
-        self.dir = tempfile.TemporaryDirectory(prefix="dnsleakd-e2e-")
-        self.secret_file = os.path.join(self.dir.name, "secret")
-        with open(self.secret_file, "w") as f:
-            f.write("e2e secret " + "%032x" % random.getrandbits(128) + "\n")
-        self.log_path = os.path.join(self.dir.name, "observations.jsonl")
-        self.stderr_path = os.path.join(self.dir.name, "stderr")
-        args = [DNSLEAKD, "--zone", ZONE, "--dns-listen", "127.0.0.1:0", "--dns-listen", "[::1]:0",
-                "--web-address", "192.0.2.80", "--web-address", "2001:db8::80",
-                "--nameserver", "ns1.leak.test=127.0.0.1,::1",
-                "--secret-file", self.secret_file, "--observations-log", self.log_path, "--node-id", "e2e",
-                *extra_args]
-        if http:
-            lab_data = os.path.join(os.path.dirname(__file__), "..", "lab", "data")
-            # --no-reverse-dns: PTR lookups would go to the host's resolver; tests stay on loopback.
-            args += ["--http-listen", "127.0.0.1:0", "--no-reverse-dns", "--asn-db", os.path.join(lab_data, "asn.csv"),
-                     "--country-db", os.path.join(lab_data, "country.csv"),
-                     "--resolver-operators", os.path.join(lab_data, "resolver-operators.csv")]
-        self.stderr = open(self.stderr_path, "w+")
+class DaemonProcess:
+    """A dnsleakd process with its stderr in a file. start() waits until ready(stderr text) is true."""
+
+    def start(self, args, stderr_path, ready, timeout=10):
+        self.stderr_path = stderr_path
+        self.stderr = open(stderr_path, "w+")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.stderr)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.read_stderr()
-            m = re.search(r"on udp\+tcp 127\.0\.0\.1:(\d+) \[::1\]:(\d+)", text)
-            if m:
-                self.port4, self.port6 = int(m.group(1)), int(m.group(2))
-                h = re.search(r"http 127\.0\.0\.1:(\d+)", text)
-                self.http_port = int(h.group(1)) if h else None
+            if ready(text):
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError("dnsleakd exited: " + text)
@@ -69,6 +51,50 @@ class Dnsleakd:
         self.stderr.close()
         return self.proc.returncode
 
+    def signalled_line(self, marker):
+        """Sends SIGUSR1 and returns the newest whole stderr line with `marker` it printed."""
+        before = self.read_stderr().count(marker)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            text = self.read_stderr()
+            lines = [l for l in text[:text.rfind("\n") + 1].splitlines() if marker in l]  # whole lines only
+            if len(lines) > before:
+                return lines[-1]
+            time.sleep(0.02)
+        raise RuntimeError("nothing with %r printed" % marker)
+
+
+class Dnsleakd(DaemonProcess):
+    def __init__(self, extra_args=(), http=False):
+        self.dir = tempfile.TemporaryDirectory(prefix="dnsleakd-e2e-")
+        self.secret_file = os.path.join(self.dir.name, "secret")
+        with open(self.secret_file, "w") as f:
+            f.write("e2e secret " + "%032x" % random.getrandbits(128) + "\n")
+        self.log_path = os.path.join(self.dir.name, "observations.jsonl")
+        self.stderr_path = os.path.join(self.dir.name, "stderr")
+        args = [DNSLEAKD, "--zone", ZONE, "--dns-listen", "127.0.0.1:0", "--dns-listen", "[::1]:0",
+                "--web-address", "192.0.2.80", "--web-address", "2001:db8::80",
+                "--nameserver", "ns1.leak.test=127.0.0.1,::1",
+                "--secret-file", self.secret_file, "--observations-log", self.log_path, "--node-id", "e2e",
+                *extra_args]
+        if http:
+            lab_data = os.path.join(os.path.dirname(__file__), "..", "lab", "data")
+            # --no-reverse-dns: PTR lookups would go to the host's resolver; tests stay on loopback.
+            args += ["--http-listen", "127.0.0.1:0", "--no-reverse-dns", "--asn-db", os.path.join(lab_data, "asn.csv"),
+                     "--country-db", os.path.join(lab_data, "country.csv"),
+                     "--resolver-operators", os.path.join(lab_data, "resolver-operators.csv")]
+        self.start(args, self.stderr_path, self._ports)
+
+    def _ports(self, text):
+        m = re.search(r"on udp\+tcp 127\.0\.0\.1:(\d+) \[::1\]:(\d+)", text)
+        if not m:
+            return False
+        self.port4, self.port6 = int(m.group(1)), int(m.group(2))
+        h = re.search(r"http 127\.0\.0\.1:(\d+)", text)
+        self.http_port = int(h.group(1)) if h else None
+        return True
+
     def cleanup(self):
         self.stop()
         self.dir.cleanup()
@@ -80,16 +106,8 @@ class Dnsleakd:
 
     def counters(self):
         """Asks for the counters (SIGUSR1) and returns the newest set printed."""
-        before = self.read_stderr().count("counters {")
-        self.proc.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            text = self.read_stderr()
-            if text.count("counters {") > before:
-                line = [l for l in text.splitlines() if "counters {" in l][-1]
-                return json.loads(line[line.index("{"):])
-            time.sleep(0.02)
-        raise RuntimeError("no counters printed")
+        line = self.signalled_line("counters {")
+        return json.loads(line[line.index("{"):])
 
     def observations(self):
         if not os.path.exists(self.log_path):

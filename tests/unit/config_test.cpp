@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 
 namespace dnsleak::server {
 namespace {
@@ -105,6 +106,9 @@ TEST(Config, TheStoreAndTheNodeRoles) {
   raw.store_password_file = "/nonexistent/password";
   EXPECT_NE(error_of(raw).find("cannot read"), std::string::npos);
   raw.store_password_file.reset();
+  raw.store_backend = "redis://dnsleak@10.0.0.5";
+  EXPECT_NE(error_of(raw).find("needs a password"), std::string::npos);
+  raw.store_backend = "redis://10.0.0.5";
   raw.store_queue = 10;
   EXPECT_NE(error_of(raw).find("store.queue"), std::string::npos);
 
@@ -122,7 +126,8 @@ TEST(Config, TheStoreAndTheNodeRoles) {
   raw = minimal();
   raw.node_id = "fra-1.example";
   EXPECT_EQ(resolve(raw).zone.nsid, "fra-1.example");
-  for (const char* bad : {"has space", "tab\there", "quote\"", std::string(64, 'a').c_str()}) {
+  for (const std::string& bad : {std::string("has space"), std::string("tab\there"), std::string("quote\""),
+                                 std::string("-"), std::string(64, 'a')}) {
     raw.node_id = bad;
     EXPECT_NE(error_of(raw).find("node_id"), std::string::npos) << bad;
   }
@@ -140,9 +145,19 @@ addresses = ["192.0.2.1", "2001:db8::1"]
 [store]
 max_observations = 4096
 max_age = 600
+backend = "redis://dnsleak@10.0.0.5:6380/2"
+password_file = "PASSWORD_FILE"
+queue = 2048
 [tcp]
 max_connections = 10
 )");
+  {
+    // The password file's path, known only now.
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("PASSWORD_FILE"), 13, write_file("toml-redis-password", "from the file\n"));
+    std::ofstream(path) << text;
+  }
   RawSettings file = read_config_file(path);
   RawSettings flags;
   flags.udp_workers = 3;
@@ -156,6 +171,11 @@ max_connections = 10
   EXPECT_EQ(c.store_max_age_ms, 600'000);
   EXPECT_EQ(c.zone.token_max_age_seconds, 600u);  // the default follows a shorter store
   EXPECT_EQ(c.zone.nameservers.at(0).ipv4.size(), 1u);
+  EXPECT_EQ(c.store_backend, "redis://dnsleak@10.0.0.5:6380/2");
+  EXPECT_EQ(c.store_password, "from the file");
+  EXPECT_EQ(c.store_queue, 2048u);
+  flags.store_backend = "memory";  // the flag wins; then a password file is an error
+  EXPECT_NE(error_of(merge(file, flags)).find("only a redis:// store"), std::string::npos);
 }
 
 TEST(Config, UnknownKeysAndSyntaxErrorsAreReported) {

@@ -31,6 +31,9 @@ TEST(RedisUrl, ParsesHostPortDatabaseAndCredentials) {
   EXPECT_EQ(e.password, "s@cr:t");
   // Shown without the password.
   EXPECT_EQ(e.display(), "redis://dnsleak@[2001:db8::6]:7000");
+  e = parse_redis_url("redis://dnsleak@h:1").value();  // the password from a file
+  EXPECT_EQ(e.user, "dnsleak");
+  EXPECT_TRUE(e.password.empty());
   e = parse_redis_url("redis://:only-a-password@h:1").value();
   EXPECT_TRUE(e.user.empty());
   EXPECT_EQ(e.password, "only-a-password");
@@ -51,7 +54,7 @@ TEST(RedisUrl, RefusesWhatIsNotARedisUrlSayingWhy) {
       {"redis://h:1/x", "database"},
       {"redis://[::1:1", "closing ]"},
       {"redis://[::1]x", "junk"},
-      {"redis://user@h:1", "USER:PASSWORD"},
+      {"redis://@h:1", "empty user name"},
       {"redis://user:@h:1", "password is empty"},
       {"redis://u:p%zz@h:1", "%-escape"},
       {"redis://u:p%4@h:1", "%-escape"},
