@@ -21,6 +21,12 @@ void sample(std::string& out, const char* name, const std::string& labels, uint6
   out += ' ' + std::to_string(value) + '\n';
 }
 
+// A metric with one sample and no labels.
+void single(std::string& out, const char* name, const char* type, const char* help, uint64_t value) {
+  metric(out, name, type, help);
+  sample(out, name, "", value);
+}
+
 }  // namespace
 
 std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreStats& store,
@@ -36,34 +42,30 @@ std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreSt
     sample(out, "dnsleak_dns_events_total",
            "event=\"" + std::string(auth::to_string(static_cast<auth::Event>(i))) + "\"", dns.events[i]);
   }
-  metric(out, "dnsleak_store_observations", "gauge", "Observations held in the store.");
-  sample(out, "dnsleak_store_observations", "", store.held);
-  metric(out, "dnsleak_store_capacity", "gauge", "Observations the store holds at most.");
-  sample(out, "dnsleak_store_capacity", "", store.capacity);
+  single(out, "dnsleak_store_observations", "gauge", "Observations held in the store.", store.held);
+  single(out, "dnsleak_store_capacity", "gauge", "Observations the store holds at most.", store.capacity);
   metric(out, "dnsleak_store_evictions_total", "counter", "Observations dropped from the store, by reason.");
   sample(out, "dnsleak_store_evictions_total", "reason=\"expired\"", store.evicted_expired);
   sample(out, "dnsleak_store_evictions_total", "reason=\"capacity\"", store.evicted_capacity);
-  metric(out, "dnsleak_store_egress_tests", "gauge", "Tests with egress sightings held in the store.");
-  sample(out, "dnsleak_store_egress_tests", "", store.egress_tests);
-  metric(out, "dnsleak_store_egress_lost_total", "counter", "Egress sightings the store could not keep.");
-  sample(out, "dnsleak_store_egress_lost_total", "", store.egress_lost);
-  metric(out, "dnsleak_store_queue", "gauge", "Observations waiting for a shared store's writer.");
-  sample(out, "dnsleak_store_queue", "", store.queued);
-  metric(out, "dnsleak_store_queue_capacity", "gauge", "Observations that can wait for the writer at most.");
-  sample(out, "dnsleak_store_queue_capacity", "", store.queue_capacity);
-  metric(out, "dnsleak_store_dropped_queue_full_total", "counter",
-         "Observations dropped because the shared store's write queue was full (part of the store's lost).");
-  sample(out, "dnsleak_store_dropped_queue_full_total", "", store.dropped_queue_full);
-  metric(out, "dnsleak_store_backend_up", "gauge", "1 while the store's backend is reachable (always 1 for memory).");
-  sample(out, "dnsleak_store_backend_up", "", store.backend_up ? 1 : 0);
-  metric(out, "dnsleak_store_backend_reconnects_total", "counter", "Times the writer reconnected to the backend.");
-  sample(out, "dnsleak_store_backend_reconnects_total", "", store.backend_reconnects);
-  metric(out, "dnsleak_store_backend_errors_total", "counter",
-         "Other failures of the store's backend: refused commands, aborted batches, the live notifier's errors.");
-  sample(out, "dnsleak_store_backend_errors_total", "", store.backend_errors);
-  metric(out, "dnsleak_store_read_errors_total", "counter",
-         "Store reads that failed (the API answered 503) or entries that could not be read.");
-  sample(out, "dnsleak_store_read_errors_total", "", store.read_errors);
+  single(out, "dnsleak_store_egress_tests", "gauge", "Tests with egress sightings held in the store.",
+         store.egress_tests);
+  single(out, "dnsleak_store_egress_lost_total", "counter", "Egress sightings the store could not keep.",
+         store.egress_lost);
+  single(out, "dnsleak_store_queue", "gauge", "Observations waiting for a shared store's writer.", store.queued);
+  single(out, "dnsleak_store_queue_capacity", "gauge", "Observations that can wait for the writer at most.",
+         store.queue_capacity);
+  single(out, "dnsleak_store_dropped_queue_full_total", "counter",
+         "Observations dropped because the shared store's write queue was full (part of the store's lost).",
+         store.dropped_queue_full);
+  single(out, "dnsleak_store_backend_up", "gauge", "1 while the store's backend is reachable (always 1 for memory).",
+         store.backend_up ? 1 : 0);
+  single(out, "dnsleak_store_backend_reconnects_total", "counter", "Times the writer reconnected to the backend.",
+         store.backend_reconnects);
+  single(out, "dnsleak_store_backend_errors_total", "counter",
+         "Other failures of the store's backend: refused commands, aborted batches, the live notifier's errors.",
+         store.backend_errors);
+  single(out, "dnsleak_store_read_errors_total", "counter",
+         "Store reads that failed (the API answered 503) or entries that could not be read.", store.read_errors);
   metric(out, "dnsleak_sink_observations_total", "counter",
          "Observations each sink (the store, the log) kept or lost (a failed write, a backend that failed).");
   for (const store::ObservationSink* sink : sinks) {
