@@ -49,13 +49,6 @@ bool parse_number(std::string_view text, T& out) noexcept {
   return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
 }
 
-// "MS-SEQ", a stream entry id, as a cursor.
-std::optional<Cursor> cursor_of_entry_id(std::string_view id) noexcept { return Cursor::parse(id); }
-
-}  // namespace
-
-namespace {
-
 void append_number(std::string& out, uint64_t v) {
   char digits[20];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
@@ -63,12 +56,8 @@ void append_number(std::string& out, uint64_t v) {
 }
 
 void append_key(std::string& out, const testname::TestId& id, std::string_view kind) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += "dnsleak:{";
-  for (const uint8_t b : id) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
+  out += testname::test_id_hex(id);
   out += "}:";
   out += kind;
 }
@@ -450,12 +439,26 @@ void RedisStore::write_loop() {
   const std::string ttl = std::to_string(options_.store.max_age_ms);
   const std::string max_egress = std::to_string(kMaxEgressPerTest);
   const uint64_t capacity = options_.queue_capacity;
-  // Connected from the start, so that the backend shows up before the first observation.
-  if (Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms)) {
+  // Connects, counting a reconnect; on failure backs off (100 ms doubling to 5 s) and keeps the error.
+  const auto connect = [&] {
+    Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms);
+    if (!opened) {
+      writer_connected_ = false;
+      next_attempt_ms = steady_ms() + backoff;
+      backoff = std::min(backoff * 2, kBackoffMaxMs);
+      std::lock_guard lock(pool_mutex_);
+      last_error_ = opened.error().message;
+      return false;
+    }
     c = std::move(*opened);
+    if (ever_connected) reconnects_.fetch_add(1, std::memory_order_relaxed);
     ever_connected = true;
     writer_connected_ = true;
-  }
+    backoff = kBackoffFirstMs;
+    return true;
+  };
+  // Connected from the start, so that the backend shows up before the first observation.
+  (void)connect();
   while (true) {
     uint64_t begin = 0, end = 0;
     bool stopping = false;
@@ -486,16 +489,7 @@ void RedisStore::write_loop() {
           last_error_ = pong.error().message;
         }
       } else if (now >= next_attempt_ms) {
-        if (Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms)) {
-          c = std::move(*opened);
-          if (ever_connected) reconnects_.fetch_add(1, std::memory_order_relaxed);
-          ever_connected = true;
-          writer_connected_ = true;
-          backoff = kBackoffFirstMs;
-        } else {
-          next_attempt_ms = now + backoff;
-          backoff = std::min(backoff * 2, kBackoffMaxMs);
-        }
+        (void)connect();  // a failure is kept in last_error_ and retried after the backoff
       }
       continue;
     }
@@ -508,24 +502,11 @@ void RedisStore::write_loop() {
         queue_cv_.wait_for(lock, Ms(next_attempt_ms - now), [&] { return stopping_; });
         continue;
       }
-      Result<RedisConnection> opened = RedisConnection::open(options_.endpoint, options_.timeout_ms);
-      if (!opened) {
-        writer_connected_ = false;
-        next_attempt_ms = steady_ms() + backoff;
-        backoff = std::min(backoff * 2, kBackoffMaxMs);
+      if (!connect()) {
         egress_lost_.fetch_add(egress.size(), std::memory_order_relaxed);
-        {
-          std::lock_guard lock(pool_mutex_);
-          last_error_ = opened.error().message;
-        }
         if (stopping) break;
         continue;
       }
-      c = std::move(*opened);
-      if (ever_connected) reconnects_.fetch_add(1, std::memory_order_relaxed);
-      ever_connected = true;
-      writer_connected_ = true;
-      backoff = kBackoffFirstMs;
     }
 
     // One pipeline, formatted here in one buffer: XADD per observation, PEXPIRE once per test of
@@ -742,7 +723,7 @@ Result<ObservationPage> RedisStore::observations_since(const testname::TestId& i
   for (size_t i = 0; i < n; ++i) {
     const redisReply* e = reply_at(r->raw(), i);
     if (i == 0) {
-      if (auto c = cursor_of_entry_id(reply_text(reply_at(e, 0)))) page.next = *c;
+      if (auto c = Cursor::parse(reply_text(reply_at(e, 0)))) page.next = *c;  // the entry id, MS-SEQ
     }
     if (i == limit) {
       page.truncated = true;
