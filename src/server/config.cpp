@@ -202,12 +202,23 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   return base;
 }
 
-std::string read_secret_file(const std::string& path) {
+namespace {
+
+// A file's text without its trailing line ends; `key` names the setting in the error.
+std::string read_text_file(const std::string& path, const std::string& key) {
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw ConfigError("secret_file: cannot read '" + path + "'");
+  if (!file) throw ConfigError(key + ": cannot read '" + path + "'");
   std::stringstream text;
   text << file.rdbuf();
-  std::string secret = text.str();
+  std::string content = text.str();
+  while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
+  return content;
+}
+
+}  // namespace
+
+std::string read_secret_file(const std::string& path) {
+  std::string secret = read_text_file(path, "secret_file");
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
   if (secret.size() < kMinSecretLength) {
     throw ConfigError("secret_file: '" + path + "' holds " + std::to_string(secret.size()) + " octets; at least " +
@@ -291,38 +302,28 @@ ServerConfig resolve(const RawSettings& raw) {
   }
 
   config.store_backend = raw.store_backend.value_or("memory");
+  std::optional<store::RedisEndpoint> redis;
   if (config.store_backend.starts_with("redis")) {
-    const Result<store::RedisEndpoint> endpoint = store::parse_redis_url(config.store_backend);
+    Result<store::RedisEndpoint> endpoint = store::parse_redis_url(config.store_backend);
     if (!endpoint) throw ConfigError("store.backend: " + endpoint.error().message);
+    redis = std::move(*endpoint);
   } else if (config.store_backend != "memory") {
     throw ConfigError("store.backend: '" + config.store_backend +
                       "' is neither memory nor a redis://[USER:PASSWORD@]HOST:PORT[/DB] URL");
   }
   if (raw.store_password_file) {
-    if (config.store_backend == "memory")
-      throw ConfigError("store.password_file: only a redis:// store has a password");
-    std::ifstream file(*raw.store_password_file, std::ios::binary);
-    if (!file) throw ConfigError("store.password_file: cannot read '" + *raw.store_password_file + "'");
-    std::stringstream text;
-    text << file.rdbuf();
-    config.store_password = text.str();
-    while (!config.store_password.empty() &&
-           (config.store_password.back() == '\n' || config.store_password.back() == '\r')) {
-      config.store_password.pop_back();
-    }
+    if (!redis) throw ConfigError("store.password_file: only a redis:// store has a password");
+    config.store_password = read_text_file(*raw.store_password_file, "store.password_file");
     if (config.store_password.empty())
       throw ConfigError("store.password_file: '" + *raw.store_password_file + "' is empty");
   }
-  // Each waiting observation takes ~0.4 KiB, reserved at start: 1M is ~400 MiB.
-  if (config.store_backend != "memory") {
-    const Result<store::RedisEndpoint> endpoint = store::parse_redis_url(config.store_backend);
-    if (endpoint && !endpoint->user.empty() && endpoint->password.empty() && config.store_password.empty()) {
-      throw ConfigError("store.backend: the user '" + endpoint->user +
-                        "' needs a password (USER:PASSWORD@ in the URL, or store.password_file)");
-    }
+  if (redis && !redis->user.empty() && redis->password.empty() && config.store_password.empty()) {
+    throw ConfigError("store.backend: the user '" + redis->user +
+                      "' needs a password (USER:PASSWORD@ in the URL, or store.password_file)");
   }
+  // Each waiting observation takes ~0.4 KiB, reserved at start: 1M is ~400 MiB.
   config.store_queue = static_cast<uint32_t>(in_range(raw.store_queue, 65'536, 1024, 1 << 20, "store.queue"));
-  if (config.dns.listen.empty() && config.store_backend == "memory") {
+  if (config.dns.listen.empty() && !redis) {
     throw ConfigError(
         "dns_listen: an API-only node (http_listen without dns_listen) needs a shared store (--store redis://…):"
         " with the memory store it would never see an observation");
