@@ -298,13 +298,13 @@ class Session : public std::enable_shared_from_this<Session> {
         server_.api.prefetch_reverse_name(observations[i].resolver);
       }
       cursor_ = page->next;
+      store_failing_ = false;
     } else if (!store_failing_) {
       // Said once per outage; the stream stays open and picks up where it was when the store is back.
       store_failing_ = true;
       text += "event: store_unavailable\ndata: " +
               boost::json::serialize(boost::json::object{{"message", page.error().message}}) + "\n\n";
     }
-    if (page) store_failing_ = false;
     if (std::chrono::steady_clock::now() >= stream_deadline_) {
       text += "event: end\ndata: {}\n\n";
       finished_ = true;
