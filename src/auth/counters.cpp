@@ -17,6 +17,17 @@ const char* to_string(Event e) noexcept {
     case Event::tcp_closed_error: return "tcp_closed_error";
     case Event::tcp_server_failed: return "tcp_server_failed";
     case Event::observations: return "observations";
+    case Event::observations_over_cap: return "observations_over_cap";
+    case Event::udp_bytes_received: return "udp_bytes_received";
+    case Event::udp_bytes_sent: return "udp_bytes_sent";
+    case Event::cookie_client_only: return "cookie_client_only";
+    case Event::cookie_valid: return "cookie_valid";
+    case Event::cookie_invalid: return "cookie_invalid";
+    case Event::rrl_limited: return "rrl_limited";
+    case Event::rrl_slipped: return "rrl_slipped";
+    case Event::rrl_dropped: return "rrl_dropped";
+    case Event::rrl_exempt_cookie: return "rrl_exempt_cookie";
+    case Event::rrl_exempt_allowed: return "rrl_exempt_allowed";
     case Event::count_: break;
   }
   return "unknown";

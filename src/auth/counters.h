@@ -26,6 +26,17 @@ enum class Event : uint8_t {
   tcp_closed_error,
   tcp_server_failed,  // the TCP thread stopped: its event wait failed
   observations,
+  observations_over_cap,  // not stored: the test already had its share (a flooded token)
+  udp_bytes_received,     // with udp_bytes_sent: the amplification factor seen from here
+  udp_bytes_sent,
+  cookie_client_only,  // RFC 7873 cookies: a client cookie alone (the first query of a client)
+  cookie_valid,        // a server cookie of ours, still fresh, for this address
+  cookie_invalid,      // a server cookie that fails (stale, another secret, spoofed or replayed)
+  rrl_limited,         // answers over their bucket's rate (in log-only mode, sent anyway)
+  rrl_slipped,         // of those, sent as an empty TC=1 answer
+  rrl_dropped,         // of those, not sent
+  rrl_exempt_cookie,   // not accounted: a valid server cookie proves the source
+  rrl_exempt_allowed,  // not accounted: an allow-listed prefix
   count_,
 };
 inline constexpr size_t kEventCount = static_cast<size_t>(Event::count_);
@@ -59,4 +70,16 @@ struct CounterTotals {
 // {"answer":1,...,"udp_queries":2,...}: every counter, zero or not, so a reader sees all names.
 [[nodiscard]] std::string to_json(const CounterTotals& totals);
 
+}  // namespace dnsleak::auth
+
+namespace dnsleak::auth {
+// Counts what a query carried of cookies.
+inline void count_cookie(CounterSet& counters, CookieState cookie) noexcept {
+  switch (cookie) {
+    case CookieState::none: break;
+    case CookieState::client_only: counters.add(Event::cookie_client_only); break;
+    case CookieState::valid: counters.add(Event::cookie_valid); break;
+    case CookieState::invalid: counters.add(Event::cookie_invalid); break;
+  }
+}
 }  // namespace dnsleak::auth

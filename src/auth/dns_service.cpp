@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <system_error>
 
 #include "net/clock.h"
+#include "net/random.h"
 
 namespace dnsleak::auth {
 namespace {
@@ -82,16 +84,14 @@ Result<UniqueFd> open_socket(const SocketAddress& address, int type, bool reuse_
 
 }  // namespace
 
-DnsService::DnsService(DnsServiceOptions options, const Responder& responder,
-                       std::vector<store::ObservationSink*> sinks)
-    : options_(std::move(options)), responder_(responder), sinks_(std::move(sinks)) {
+DnsService::DnsService(DnsServiceOptions options, const Responder& responder)
+    : options_(std::move(options)), responder_(responder) {
   if (options_.udp_workers == 0) options_.udp_workers = 1;
   if (options_.udp_batch == 0) options_.udp_batch = 1;
 }
 
-Result<std::unique_ptr<DnsService>> DnsService::create(DnsServiceOptions options, const Responder& responder,
-                                                       std::vector<store::ObservationSink*> sinks) {
-  std::unique_ptr<DnsService> service(new DnsService(std::move(options), responder, std::move(sinks)));
+Result<std::unique_ptr<DnsService>> DnsService::create(DnsServiceOptions options, const Responder& responder) {
+  std::unique_ptr<DnsService> service(new DnsService(std::move(options), responder));
   if (Result<void> opened = service->open(); !opened) return fail(std::move(opened.error()));
   return service;
 }
@@ -148,12 +148,32 @@ Result<void> DnsService::open() {
   spare_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!spare_fd_) return fail(system_error("cannot open /dev/null"));
   counters_ = std::make_unique<CounterSet[]>(udp_sockets_.size() + 1);
+  testname::SipKey seed;
+  if (Result<void> filled = net::system_random().fill(seed); !filled) return fail(std::move(filled.error()));
+  if (options_.rate_limit.mode != RateMode::off) limiter_ = std::make_unique<RateLimiter>(options_.rate_limit, seed);
+  if (options_.max_observations_per_test != 0) {
+    // A bucket per test id whatever the source (prefix length 0): it holds the cap and refills
+    // it over a token's lifetime, so one token flooded cannot crowd every other test out of the
+    // store, while a test's own few dozen observations never come near it.
+    RateLimitOptions cap;
+    cap.mode = RateMode::on;
+    cap.ipv4_prefix = 0;
+    cap.ipv6_prefix = 0;
+    cap.test_rate =
+        std::max<uint32_t>(1, options_.max_observations_per_test / std::max<uint32_t>(1, options_.token_lifetime_s));
+    cap.burst_seconds = std::max<uint32_t>(1, options_.max_observations_per_test / cap.test_rate);
+    cap.slip = 0;
+    cap.table_size = 1u << 16;
+    observation_cap_ = std::make_unique<RateLimiter>(cap, seed);
+  }
   return {};
 }
 
 DnsService::~DnsService() { stop(); }
 
-Result<void> DnsService::start() {
+Result<void> DnsService::start(std::vector<store::ObservationSink*> sinks) {
+  if (!threads_.empty()) return fail("the DNS service was already started");
+  sinks_ = std::move(sinks);
   try {
     for (size_t i = 0; i < udp_sockets_.size(); ++i) threads_.emplace_back([this, i] { run_udp_socket(i); });
     threads_.emplace_back([this] { run_tcp_server(); });
@@ -183,6 +203,66 @@ void DnsService::record(std::span<const store::ResolverObservation> batch, Count
   if (batch.empty()) return;
   for (store::ObservationSink* sink : sinks_) sink->record(batch);
   counters.add(Event::observations, batch.size());
+}
+
+void DnsService::log_limited(const net::IpAddress& source, RateClass c) noexcept {
+  // At most a line every 10 s: a flood must not become a flood of log lines.
+  const int64_t now = net::unix_now_ms();
+  int64_t last = last_limit_log_ms_.load(std::memory_order_relaxed);
+  if (now - last < 10'000 || !last_limit_log_ms_.compare_exchange_strong(last, now)) return;
+  const bool log_only = options_.rate_limit.mode == RateMode::log_only;
+  std::fprintf(stderr, "dnsleakd: rate limit%s: %s answers to %s are over %u/s (counted in rrl_limited)\n",
+               log_only ? " (log only, still sent)" : "", to_string(c), limiter_->prefix_of(source).to_string().c_str(),
+               options_.rate_limit.rate(c));
+}
+
+bool DnsService::admit(const store::ResolverObservation& o, CounterSet& counters) noexcept {
+  if (!observation_cap_) return true;
+  // A test id's first octets are random (the server drew them): a hash as they are.
+  uint64_t key;
+  std::memcpy(&key, o.token.raw.data(), sizeof key);
+  if (key == 0) key = 1;
+  // Tests found over their cap are held in a small table every observation looks at (one cache
+  // line, no hashing); the cap's own buckets see one observation in kCapSample, weighed as that
+  // many, so a test's first observations cost next to nothing.
+  CapHold& hold = cap_holds_[key % kCapHolds];
+  if (hold.key.load(std::memory_order_relaxed) == key) {
+    if (o.time_ms < hold.until_ms.load(std::memory_order_relaxed)) {
+      counters.add(Event::observations_over_cap);
+      return false;
+    }
+    hold.key.store(0, std::memory_order_relaxed);
+  }
+  thread_local uint32_t sample = 0;
+  if (++sample % kCapSample != 0) return true;
+  if (!observation_cap_->account(o.resolver, RateClass::test, key, o.time_ms, kCapSample).limited) return true;
+  hold.until_ms.store(o.time_ms + 1000, std::memory_order_relaxed);
+  hold.key.store(key, std::memory_order_relaxed);
+  counters.add(Event::observations_over_cap);
+  return false;
+}
+
+size_t DnsService::limit(const ResponseResult& r, const QueryContext& context, std::span<std::byte> buffer,
+                         CounterSet& counters) noexcept {
+  if (!limiter_) return r.length;
+  if (r.cookie == CookieState::valid) {
+    counters.add(Event::rrl_exempt_cookie);
+    return r.length;
+  }
+  if (!limiter_->options().allow.empty() && limiter_->allowed(context.remote)) {
+    counters.add(Event::rrl_exempt_allowed);
+    return r.length;
+  }
+  const RateVerdict verdict = limiter_->account(context.remote, r.rate_class, r.rate_key, context.now_ms);
+  if (!verdict.limited) return r.length;
+  counters.add(Event::rrl_limited);
+  if (verdict.started) log_limited(context.remote, r.rate_class);
+  switch (verdict.decision) {
+    case RateDecision::send: return r.length;
+    case RateDecision::slip: counters.add(Event::rrl_slipped); return Responder::slip(buffer, r);
+    case RateDecision::drop: counters.add(Event::rrl_dropped); return 0;
+  }
+  return 0;
 }
 
 void DnsService::run_udp_socket(size_t index) noexcept {
@@ -238,6 +318,7 @@ void DnsService::run_udp_socket(size_t index) noexcept {
     context.transport = net::Transport::udp;
     context.now_ms = net::unix_now_ms();
     size_t to_send = 0, observed = 0;
+    uint64_t bytes_in = 0, bytes_out = 0;
     for (int i = 0; i < got; ++i) {
       const msghdr& in = receive[i].msg_hdr;
       const net::Peer peer = net::peer_of(peers[i], in.msg_namelen);
@@ -246,13 +327,20 @@ void DnsService::run_udp_socket(size_t index) noexcept {
       std::byte* const buffer = buffers.data() + i * kBufferStride;
       const ResponseResult r =
           responder_.respond({buffer, receive[i].msg_len}, context, {buffer, kBufferSize}, observations[observed]);
+      bytes_in += receive[i].msg_len;
       counters.add(r.outcome);
-      if (r.observed) ++observed;
+      count_cookie(counters, r.cookie);
+      // The observation is kept whatever the rate limit decides: a limited answer is still a
+      // resolver seen asking.
+      if (r.observed && admit(observations[observed], counters)) ++observed;
       if (r.length == 0) continue;
+      const size_t length = limit(r, context, {buffer, kBufferSize}, counters);
+      if (length == 0) continue;
+      bytes_out += length;
       // Reply from the address the query came to (pktinfo), to the address it came from.
       msghdr& reply = send[to_send].msg_hdr;
       reply = msghdr{};
-      send_iov[to_send] = {buffer, r.length};
+      send_iov[to_send] = {buffer, length};
       reply.msg_name = &peers[i];
       reply.msg_namelen = in.msg_namelen;
       reply.msg_iov = &send_iov[to_send];
@@ -299,6 +387,8 @@ void DnsService::run_udp_socket(size_t index) noexcept {
       }
       sent += static_cast<size_t>(s);
     }
+    counters.add(Event::udp_bytes_received, bytes_in);
+    counters.add(Event::udp_bytes_sent, bytes_out);
     record({observations.data(), observed}, counters);
   }
 }

@@ -181,8 +181,12 @@ const char* to_string(Outcome o) noexcept {
   return "unknown";
 }
 
-Responder::Responder(const ZoneConfig& zone, const testname::TokenAuthority& tokens)
-    : zone_(zone), tokens_(tokens), ns_ipv4_(zone.nameserver_ipv4()), ns_ipv6_(zone.nameserver_ipv6()) {
+Responder::Responder(const ZoneConfig& zone, const testname::TokenAuthority& tokens, const CookieAuthority* cookies)
+    : zone_(zone),
+      tokens_(tokens),
+      cookies_(cookies),
+      ns_ipv4_(zone.nameserver_ipv4()),
+      ns_ipv6_(zone.nameserver_ipv6()) {
   v4_.apex = child_of(zone.apex, "v4");
   v4_.ns_host = child_of(v4_.apex, "ns");
   v4_.enabled = !ns_ipv4_.empty();
@@ -477,7 +481,8 @@ void Responder::write_records(const dns::Query& q, const QueryContext& context, 
   if (plan.negative) write_soa(zone_.negative_ttl, counts.authority);
 }
 
-void Responder::write_opt(const dns::Query& q, const Plan& plan, WireWriter& w) const noexcept {
+void Responder::write_opt(const dns::Query& q, const Plan& plan, const ServerCookie* cookie,
+                          WireWriter& w) const noexcept {
   w.u8(0);  // root owner
   w.u16(rr_type::OPT);
   w.u16(zone_.max_udp_payload);
@@ -498,6 +503,13 @@ void Responder::write_opt(const dns::Query& q, const Plan& plan, WireWriter& w) 
     w.u8(s.source_prefix);
     w.u8(scoped ? s.source_prefix : 0);
     w.bytes(s.address.data(), octets);
+  }
+  if (cookie != nullptr) {
+    // RFC 7873 5.2: the client cookie back, with a server cookie for its next query.
+    w.u16(dns::edns_option::COOKIE);
+    w.u16(static_cast<uint16_t>(kClientCookieSize + kServerCookieSize));
+    w.bytes(q.edns.client_cookie.data(), kClientCookieSize);
+    w.bytes(cookie->data(), kServerCookieSize);
   }
   if (q.edns.wants_nsid && !zone_.nsid.empty()) {
     w.u16(dns::edns_option::NSID);
@@ -525,6 +537,26 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
   // A malformed query's EDNS cannot be trusted; everything else gets OPT back if it sent one
   // (RFC 6891 7).
   const bool with_opt = q.edns.present && plan.outcome != Outcome::formerr && plan.outcome != Outcome::notimp;
+  // RFC 7873 5.2.3: a missing or invalid server cookie is answered as if only the client cookie
+  // had come, with a fresh server cookie either way (no BADCOOKIE: the answer is not withheld).
+  ServerCookie server_cookie;
+  const ServerCookie* cookie_out = nullptr;
+  if (with_opt && q.edns.has_cookie) {
+    const auto client = std::span<const uint8_t, kClientCookieSize>(q.edns.client_cookie.data(), kClientCookieSize);
+    ClientCookie client_cookie;
+    std::memcpy(client_cookie.data(), client.data(), kClientCookieSize);
+    const uint32_t now_s = static_cast<uint32_t>(context.now_ms / 1000);
+    result.cookie = CookieState::client_only;
+    if (cookies_ != nullptr) {
+      if (q.edns.has_server_cookie) {
+        const CookieCheck check = cookies_->check(
+            client_cookie, {q.edns.server_cookie.data(), q.edns.server_cookie_length}, context.remote, now_s);
+        result.cookie = check == CookieCheck::valid ? CookieState::valid : CookieState::invalid;
+      }
+      server_cookie = cookies_->make(client_cookie, context.remote, now_s);
+      cookie_out = &server_cookie;
+    }
+  }
 
   WireWriter w(out);
   if (context.transport == net::Transport::udp) {
@@ -552,7 +584,7 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
   SectionCounts counts;
   if (plan.body) write_records(q, context, plan, w, counts);
   if (with_opt) {
-    write_opt(q, plan, w);
+    write_opt(q, plan, cookie_out, w);
     ++counts.additional;
   }
   if (!w.ok()) {
@@ -563,7 +595,7 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
     w.patch_u16(2, flags);
     plan.outcome = Outcome::truncated_size;
     if (with_opt) {
-      write_opt(q, plan, w);
+      write_opt(q, plan, cookie_out, w);
       counts.additional = w.ok() ? 1 : 0;
       if (!w.ok()) w.rewind(question_end);
     }
@@ -573,11 +605,59 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
   w.patch_u16(10, counts.additional);
   result.length = w.size();
   result.outcome = plan.outcome;
+  result.question_end = static_cast<uint16_t>(question_end);
+  result.with_opt = with_opt;
+  // The rate limiter's bucket: see rate_limit.h.
+  switch (plan.outcome) {
+    case Outcome::refused:
+    case Outcome::formerr:
+    case Outcome::notimp:
+    case Outcome::badvers: result.rate_class = RateClass::error; break;
+    case Outcome::nxdomain:
+    case Outcome::nxdomain_bad_token:
+    case Outcome::nxdomain_expired_token: result.rate_class = RateClass::nxdomain; break;
+    default:
+      if (plan.observe) {
+        result.rate_class = RateClass::test;
+        std::memcpy(&result.rate_key, observation.token.raw.data(), sizeof result.rate_key);
+      } else if (plan.referral || plan.node == Node::none) {
+        result.rate_class = RateClass::nxdomain;  // a referral for names below a cut, not checked
+      } else {
+        result.rate_class = RateClass::answer;
+        result.rate_key = uint64_t{static_cast<uint8_t>(plan.node)} | uint64_t{static_cast<uint8_t>(plan.sub)} << 8 |
+                          uint64_t{q.qtype} << 16;
+      }
+      break;
+  }
   if (plan.observe) {
     fill_observation(q, context, plan, (flags & dns::flag::TC) != 0, observation);
     result.observed = true;
   }
   return result;
+}
+
+size_t Responder::slip(std::span<std::byte> out, const ResponseResult& result) noexcept {
+  constexpr size_t kEmptyOpt = 11;
+  const size_t end = result.question_end;
+  if (result.length < dns::kHeaderSize || end < dns::kHeaderSize || end > result.length) return result.length;
+  const size_t length = end + (result.with_opt ? kEmptyOpt : 0);
+  if (length > out.size()) return result.length;
+  auto put16 = [&](size_t at, uint16_t v) {
+    out[at] = static_cast<std::byte>(v >> 8);
+    out[at + 1] = static_cast<std::byte>(v & 0xff);
+  };
+  out[2] |= static_cast<std::byte>(dns::flag::TC >> 8);
+  put16(6, 0);
+  put16(8, 0);
+  put16(10, result.with_opt ? 1 : 0);
+  if (result.with_opt) {
+    // An empty OPT (root owner, type, payload size, TTL word, no RDATA): as few octets as the
+    // query's own OPT took.
+    std::memset(out.data() + end, 0, kEmptyOpt);
+    put16(end + 1, rr_type::OPT);
+    put16(end + 3, kMinUdpPayload);
+  }
+  return length;
 }
 
 void Responder::fill_observation(const dns::Query& q, const QueryContext& context, const Plan& plan, bool truncated,

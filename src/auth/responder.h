@@ -18,6 +18,8 @@
 #include <memory>
 #include <span>
 
+#include "auth/cookies.h"
+#include "auth/rate_limit.h"
 #include "auth/zone_config.h"
 #include "dns/message.h"
 #include "dns/wire_writer.h"
@@ -55,16 +57,27 @@ struct QueryContext {
   int64_t now_ms = 0;  // Unix milliseconds
 };
 
+// What the query carried of RFC 7873 cookies.
+enum class CookieState : uint8_t { none, client_only, valid, invalid };
+
 struct ResponseResult {
   size_t length = 0;  // 0: send nothing
   Outcome outcome = Outcome::drop_too_short;
   bool observed = false;  // the observation argument was filled
+  CookieState cookie = CookieState::none;
+  // How the rate limiter accounts this answer (see rate_limit.h).
+  RateClass rate_class = RateClass::error;
+  uint64_t rate_key = 0;
+  // Where the question ends and whether an OPT goes back: what slip() keeps of the answer.
+  uint16_t question_end = 0;
+  bool with_opt = false;
 };
 
 class Responder {
  public:
-  // `zone` and `tokens` must outlive the responder; both are read-only after construction.
-  Responder(const ZoneConfig& zone, const testname::TokenAuthority& tokens);
+  // `zone`, `tokens` and `cookies` must outlive the responder; all are read-only after
+  // construction. Without `cookies` no server cookie is sent (the option is ignored).
+  Responder(const ZoneConfig& zone, const testname::TokenAuthority& tokens, const CookieAuthority* cookies = nullptr);
 
   // Answers `query` into `out` (at least 512 octets; 65535 for TCP to never truncate). `out` may
   // be the query's own buffer: the query is wholly parsed before the first octet is written. Never
@@ -73,6 +86,11 @@ class Responder {
   [[nodiscard]] ResponseResult respond(std::span<const std::byte> query, const QueryContext& context,
                                        std::span<std::byte> out,
                                        store::ResolverObservation& observation) const noexcept;
+
+  // Rewrites the answer `result` describes, still in `out`, as the rate limiter's slip: the
+  // header and question with TC=1, no records, and an empty OPT if the query had one, so never
+  // larger than the query. Returns the new length.
+  [[nodiscard]] static size_t slip(std::span<std::byte> out, const ResponseResult& result) noexcept;
 
  private:
   struct Plan;
@@ -97,13 +115,14 @@ class Responder {
                    const store::ResolverObservation& observation) const noexcept;
   void write_records(const dns::Query& q, const QueryContext& context, const Plan& plan, dns::WireWriter& w,
                      SectionCounts& counts) const noexcept;
-  void write_opt(const dns::Query& q, const Plan& plan, dns::WireWriter& w) const noexcept;
+  void write_opt(const dns::Query& q, const Plan& plan, const ServerCookie* cookie, dns::WireWriter& w) const noexcept;
   static void fill_observation(const dns::Query& q, const QueryContext& context, const Plan& plan, bool truncated,
                                store::ResolverObservation& observation) noexcept;
   [[nodiscard]] const SubZoneInfo* sub_zone(store::SubZone sub) const noexcept;
 
   const ZoneConfig& zone_;
   const testname::TokenAuthority& tokens_;
+  const CookieAuthority* cookies_;
   SubZoneInfo v4_, v6_, tcp_;
   std::vector<Ipv4Bytes> ns_ipv4_;
   std::vector<Ipv6Bytes> ns_ipv6_;

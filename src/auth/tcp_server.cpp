@@ -105,7 +105,8 @@ void DnsService::run_tcp_server() noexcept {
       const ResponseResult r =
           responder_.respond({c.input.data() + at + 2, length}, context, {answer.data() + 2, kMaxMessage}, observation);
       counters.add(r.outcome);
-      if (r.observed) record({&observation, 1}, counters);
+      count_cookie(counters, r.cookie);
+      if (r.observed && admit(observation, counters)) record({&observation, 1}, counters);
       if (r.length > 0) {
         answer[0] = static_cast<std::byte>(r.length >> 8);
         answer[1] = static_cast<std::byte>(r.length & 0xFF);

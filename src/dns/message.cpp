@@ -47,6 +47,8 @@ bool parse_opt_rdata(std::span<const std::byte> rdata, EdnsInfo& edns) noexcept 
       std::memcpy(edns.client_cookie.data(), value.data(), 8);
       edns.has_cookie = true;
       edns.has_server_cookie = length > 8;
+      edns.server_cookie_length = static_cast<uint8_t>(length - 8);
+      if (edns.has_server_cookie) std::memcpy(edns.server_cookie.data(), value.data() + 8, length - 8u);
     } else if (code == edns_option::NSID) {
       // RFC 5001 2.1: sent empty; whatever it holds, it asks for our identifier.
       edns.wants_nsid = true;

@@ -85,6 +85,8 @@ struct EdnsInfo {
   bool has_cookie = false;        // RFC 7873
   bool has_server_cookie = false;
   std::array<uint8_t, 8> client_cookie{};
+  uint8_t server_cookie_length = 0;  // 8 to 32 octets when has_server_cookie
+  std::array<uint8_t, 32> server_cookie{};
   bool has_client_subnet = false;
   ClientSubnet client_subnet;
   bool wants_nsid = false;  // RFC 5001: the client asks which server answered

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <span>
+#include <system_error>
 #include <vector>
 
 #include "dns/response.h"
@@ -58,9 +59,7 @@ std::string ReverseNames::reverse_zone_name(const net::IpAddress& a) {
 }
 
 ReverseNames::ReverseNames(bool enabled, std::optional<std::pair<std::string, uint16_t>> nameserver)
-    : enabled_(enabled), nameserver_(std::move(nameserver)) {
-  if (enabled_) worker_ = std::thread([this] { run(); });
-}
+    : enabled_(enabled), nameserver_(std::move(nameserver)) {}
 
 ReverseNames::~ReverseNames() {
   {
@@ -76,7 +75,23 @@ std::optional<std::string> ReverseNames::lookup(const net::IpAddress& address) {
   const std::string key = key_of(address);
   std::lock_guard lock(mutex_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  if (queue_.size() >= kMaxQueue) return std::nullopt;  // asked again later
+  if (queue_.size() >= kMaxQueue) {
+    ++queue_full_;
+    return std::nullopt;  // asked again later
+  }
+  // The worker starts with the first lookup, not at construction: threads made before dnsleakd
+  // drops its capabilities would keep them.
+  if (!worker_.joinable() && !worker_failed_) {
+    try {
+      worker_ = std::thread([this] { run(); });
+    } catch (const std::system_error&) {
+      worker_failed_ = true;  // names stay unknown; counted in queue_full
+    }
+  }
+  if (worker_failed_) {
+    ++queue_full_;
+    return std::nullopt;
+  }
   if (cache_.size() >= kMaxCache) cache_.clear();
   cache_.emplace(key, std::nullopt);
   queue_.push_back(address);

@@ -3,6 +3,7 @@
 // gives "unknown" now and is queued, so a later read of the same results has the name.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -30,6 +31,9 @@ class ReverseNames {
   // The name `1.2.0.192.in-addr.arpa` / nibble form under ip6.arpa (RFC 1035 3.5, RFC 3596 2.5).
   [[nodiscard]] static std::string reverse_zone_name(const net::IpAddress& address);
 
+  // Lookups refused because kMaxQueue were waiting (or no worker thread could start).
+  [[nodiscard]] uint64_t queue_full() const noexcept { return queue_full_.load(std::memory_order_relaxed); }
+
   static constexpr size_t kMaxCache = 65536;
   static constexpr size_t kMaxQueue = 1024;
 
@@ -43,6 +47,8 @@ class ReverseNames {
   std::deque<net::IpAddress> queue_;
   std::unordered_map<std::string, std::optional<std::string>> cache_;  // nullopt: queued
   bool stopping_ = false;
+  bool worker_failed_ = false;
+  std::atomic<uint64_t> queue_full_{0};
   std::thread worker_;
 };
 

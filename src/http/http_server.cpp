@@ -56,7 +56,7 @@ struct HttpServer::Impl {
   // Declaration order is destruction order reversed: pending handlers (sessions) die with `io`,
   // and they still touch `stats` and `options`, so those are declared first.
   HttpServerOptions options;
-  const Api& api;
+  const Api* api = nullptr;  // set by start()
   HttpStats stats;
   bool stopped = false;
   std::vector<net::SocketAddress> bound;
@@ -72,12 +72,7 @@ struct HttpServer::Impl {
   std::unique_ptr<asio::thread_pool> stream_reads;
   std::atomic<size_t> blocking_backlog{0};  // results requests waiting or running on `blocking`
 
-  Impl(HttpServerOptions o, const Api& a) : options(std::move(o)), api(a) {
-    if (api.store().reads_may_block()) {
-      blocking = std::make_unique<asio::thread_pool>(std::max(1u, options.blocking_threads));
-      stream_reads = std::make_unique<asio::thread_pool>(2);
-    }
-  }
+  explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
   void count(int status) {
     if (status < 300)
@@ -145,14 +140,14 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = req.keep_alive();
 
     if (request.method == "GET") {
-      if (const auto token = server_.api.events_token(request.target, request.now_ms)) {
+      if (const auto token = server_.api->events_token(request.target, request.now_ms)) {
         // A reconnecting EventSource sends the id of the last event it got: go on from there.
         const auto resume = store::Cursor::parse(std::string_view(req["Last-Event-ID"]));
         return start_stream(*token, resume.value_or(store::Cursor{}));
       }
     }
     const bool head = request.method == "HEAD";
-    if (!server_.blocking || !server_.api.reads_store(request)) return write(server_.api.handle(request), head);
+    if (!server_.blocking || !server_.api->reads_store(request)) return write(server_.api->handle(request), head);
     // A stalled store fills the pool at most this deep; later readers get 503 at once.
     if (server_.blocking_backlog.load() >= server_.options.max_blocking_backlog) {
       ++server_.stats.store_reads_refused;
@@ -161,7 +156,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_.blocking_backlog;
     auto executor = stream_.get_executor();
     asio::post(*server_.blocking, [self = shared_from_this(), executor, request = std::move(request), head]() mutable {
-      HttpResponse response = self->server_.api.handle(request);
+      HttpResponse response = self->server_.api->handle(request);
       --self->server_.blocking_backlog;
       asio::post(executor,
                  [self, response = std::move(response), head]() mutable { self->write(std::move(response), head); });
@@ -220,7 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // A store that can say when something arrived wakes the stream; polling stays the fallback.
     std::weak_ptr<Session> weak = shared_from_this();
     auto executor = stream_.get_executor();
-    watch_ = server_.api.store().watch(test_id_, cursor_, [weak, executor] {
+    watch_ = server_.api->store().watch(test_id_, cursor_, [weak, executor] {
       asio::post(executor, [weak] {
         if (auto self = weak.lock()) self->wake();
       });
@@ -274,11 +269,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void tick() {
     // Only what arrived since the last tick, at most kPerTick of it: a flooded test costs a stream
     // a bounded amount per tick, and evictions cannot shift what was already sent.
-    if (!server_.stream_reads) return on_page(server_.api.store().observations_since(test_id_, cursor_, kPerTick));
+    if (!server_.stream_reads) return on_page(server_.api->store().observations_since(test_id_, cursor_, kPerTick));
     auto executor = stream_.get_executor();
     asio::post(*server_.stream_reads, [self = shared_from_this(), executor, after = cursor_] {
       Result<store::ObservationPage> page =
-          self->server_.api.store().observations_since(self->test_id_, after, kPerTick);
+          self->server_.api->store().observations_since(self->test_id_, after, kPerTick);
       asio::post(executor, [self, page = std::move(page)]() mutable { self->on_page(std::move(page)); });
     });
   }
@@ -295,7 +290,7 @@ class Session : public std::enable_shared_from_this<Session> {
         text += "data: " + boost::json::serialize(observation_json(observations[i])) + "\n\n";
         // A resolver seen live gets its PTR lookup started now, so the results read at the end of
         // the test already have the name.
-        server_.api.prefetch_reverse_name(observations[i].resolver);
+        server_.api->prefetch_reverse_name(observations[i].resolver);
       }
       cursor_ = page->next;
       store_failing_ = false;
@@ -373,11 +368,10 @@ void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
   });
 }
 
-HttpServer::HttpServer(HttpServerOptions options, const Api& api)
-    : impl_(std::make_unique<Impl>(std::move(options), api)) {}
+HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
-Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpServerOptions options, const Api& api) {
-  std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), api));
+Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpServerOptions options) {
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(options)));
   Impl& impl = *server->impl_;
   for (const net::SocketAddress& address : impl.options.listen) {
     auto acceptor = std::make_unique<tcp::acceptor>(impl.io);
@@ -405,7 +399,17 @@ HttpServer::~HttpServer() { stop(); }
 const std::vector<net::SocketAddress>& HttpServer::bound() const noexcept { return impl_->bound; }
 const HttpStats& HttpServer::stats() const noexcept { return impl_->stats; }
 
-Result<void> HttpServer::start() {
+Result<void> HttpServer::start(const Api& api) {
+  if (impl_->api != nullptr) return fail("the HTTP server was already started");
+  impl_->api = &api;
+  try {
+    if (api.store().reads_may_block()) {
+      impl_->blocking = std::make_unique<asio::thread_pool>(std::max(1u, impl_->options.blocking_threads));
+      impl_->stream_reads = std::make_unique<asio::thread_pool>(2);
+    }
+  } catch (const std::system_error& e) {
+    return fail(std::string("cannot start the HTTP store-read threads: ") + e.what());
+  }
   for (auto& acceptor : impl_->acceptors) impl_->accept(*acceptor);
   try {
     impl_->thread = std::thread([this] { impl_->io.run(); });

@@ -37,22 +37,24 @@ struct HttpStats {
 
 class HttpServer {
  public:
-  // Binds every address, or fails naming the one that failed.
-  [[nodiscard]] static Result<std::unique_ptr<HttpServer>> create(HttpServerOptions options, const Api& api);
+  // Binds every address, or fails naming the one that failed. Serves nothing before start(), so
+  // that ports can be bound before privileges are dropped and before the API exists.
+  [[nodiscard]] static Result<std::unique_ptr<HttpServer>> create(HttpServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   [[nodiscard]] const std::vector<net::SocketAddress>& bound() const noexcept;
-  // Starts the server's thread; fails if the system gives no more threads.
-  [[nodiscard]] Result<void> start();
+  // Serves `api` (which must outlive the server) from the server's threads; fails if the system
+  // gives no more threads.
+  [[nodiscard]] Result<void> start(const Api& api);
   void stop() noexcept;
   [[nodiscard]] const HttpStats& stats() const noexcept;
 
   struct Impl;  // opaque: Beast stays in http_server.cpp
 
  private:
-  HttpServer(HttpServerOptions options, const Api& api);
+  explicit HttpServer(HttpServerOptions options);
   std::unique_ptr<Impl> impl_;
 };
 

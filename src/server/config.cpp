@@ -89,6 +89,8 @@ void read_section(const toml::table& table, const std::string& prefix, RawSettin
       raw.zone = get_string(node, key);
     else if (key == "node_id")
       raw.node_id = get_string(node, key);
+    else if (key == "user")
+      raw.user = get_string(node, key);
     else if (key == "dns_listen")
       raw.dns_listen = get_strings(node, key);
     else if (key == "web_address")
@@ -117,11 +119,35 @@ void read_section(const toml::table& table, const std::string& prefix, RawSettin
       raw.store_password_file = get_string(node, key);
     else if (key == "store.queue")
       raw.store_queue = get_integer(node, key);
+    else if (key == "store.max_per_test")
+      raw.store_max_per_test = get_integer(node, key);
     else if (key == "tcp.max_connections")
       raw.tcp_max_connections = get_integer(node, key);
     else if (key == "tcp.idle_timeout_ms")
       raw.tcp_idle_timeout = get_integer(node, key);
-    else if ((key == "store" || key == "tcp") && node.is_table())
+    else if (key == "rate_limit.mode")
+      raw.rate_limit_mode = get_string(node, key);
+    else if (key == "rate_limit.test")
+      raw.rate_limit_test = get_integer(node, key);
+    else if (key == "rate_limit.answer")
+      raw.rate_limit_answer = get_integer(node, key);
+    else if (key == "rate_limit.nxdomain")
+      raw.rate_limit_nxdomain = get_integer(node, key);
+    else if (key == "rate_limit.error")
+      raw.rate_limit_error = get_integer(node, key);
+    else if (key == "rate_limit.burst")
+      raw.rate_limit_burst = get_integer(node, key);
+    else if (key == "rate_limit.slip")
+      raw.rate_limit_slip = get_integer(node, key);
+    else if (key == "rate_limit.ipv4_prefix")
+      raw.rate_limit_ipv4_prefix = get_integer(node, key);
+    else if (key == "rate_limit.ipv6_prefix")
+      raw.rate_limit_ipv6_prefix = get_integer(node, key);
+    else if (key == "rate_limit.table_size")
+      raw.rate_limit_table_size = get_integer(node, key);
+    else if (key == "rate_limit.allow")
+      raw.rate_limit_allow = get_strings(node, key);
+    else if ((key == "store" || key == "tcp" || key == "rate_limit") && node.is_table())
       read_section(*node.as_table(), key + ".", raw);
     else if (key == "nameserver" && node.is_array()) {
       raw.nameserver.clear();
@@ -176,6 +202,7 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   };
   take(base.zone, over.zone);
   take(base.node_id, over.node_id);
+  take(base.user, over.user);
   take_list(base.dns_listen, over.dns_listen);
   take_list(base.web_address, over.web_address);
   take_list(base.nameserver, over.nameserver);
@@ -188,6 +215,7 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   take(base.store_backend, over.store_backend);
   take(base.store_password_file, over.store_password_file);
   take(base.store_queue, over.store_queue);
+  take(base.store_max_per_test, over.store_max_per_test);
   take(base.tcp_max_connections, over.tcp_max_connections);
   take(base.tcp_idle_timeout, over.tcp_idle_timeout);
   take(base.token_max_age, over.token_max_age);
@@ -199,6 +227,17 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   take_list(base.country_db, over.country_db);
   take_list(base.resolver_operators, over.resolver_operators);
   take(base.reverse_dns, over.reverse_dns);
+  take(base.rate_limit_mode, over.rate_limit_mode);
+  take(base.rate_limit_test, over.rate_limit_test);
+  take(base.rate_limit_answer, over.rate_limit_answer);
+  take(base.rate_limit_nxdomain, over.rate_limit_nxdomain);
+  take(base.rate_limit_error, over.rate_limit_error);
+  take(base.rate_limit_burst, over.rate_limit_burst);
+  take(base.rate_limit_slip, over.rate_limit_slip);
+  take(base.rate_limit_ipv4_prefix, over.rate_limit_ipv4_prefix);
+  take(base.rate_limit_ipv6_prefix, over.rate_limit_ipv6_prefix);
+  take(base.rate_limit_table_size, over.rate_limit_table_size);
+  take_list(base.rate_limit_allow, over.rate_limit_allow);
   return base;
 }
 
@@ -288,6 +327,38 @@ ServerConfig resolve(const RawSettings& raw) {
       static_cast<unsigned>(in_range(raw.tcp_max_connections, 256, 1, 65536, "tcp.max_connections"));
   config.dns.tcp_idle_timeout_ms =
       static_cast<int>(in_range(raw.tcp_idle_timeout, 10'000, 100, 600'000, "tcp.idle_timeout_ms"));
+  auth::RateLimitOptions& rrl = config.dns.rate_limit;
+  const std::string mode = raw.rate_limit_mode.value_or("on");
+  if (mode == "on")
+    rrl.mode = auth::RateMode::on;
+  else if (mode == "off")
+    rrl.mode = auth::RateMode::off;
+  else if (mode == "log-only")
+    rrl.mode = auth::RateMode::log_only;
+  else
+    throw ConfigError("rate_limit.mode: '" + mode + "' is not on, off or log-only");
+  constexpr int64_t kMaxRate = 10'000'000;
+  const auto rate = [&](const std::optional<int64_t>& v, uint32_t fallback, const char* name) {
+    return static_cast<uint32_t>(in_range(v, fallback, 0, kMaxRate, std::string("rate_limit.") + name));
+  };
+  rrl.test_rate = rate(raw.rate_limit_test, rrl.test_rate, "test");
+  rrl.answer_rate = rate(raw.rate_limit_answer, rrl.answer_rate, "answer");
+  rrl.nxdomain_rate = rate(raw.rate_limit_nxdomain, rrl.nxdomain_rate, "nxdomain");
+  rrl.error_rate = rate(raw.rate_limit_error, rrl.error_rate, "error");
+  rrl.burst_seconds =
+      static_cast<uint32_t>(in_range(raw.rate_limit_burst, rrl.burst_seconds, 1, 60, "rate_limit.burst"));
+  rrl.slip = static_cast<uint32_t>(in_range(raw.rate_limit_slip, rrl.slip, 0, 10, "rate_limit.slip"));
+  rrl.ipv4_prefix =
+      static_cast<uint8_t>(in_range(raw.rate_limit_ipv4_prefix, rrl.ipv4_prefix, 8, 32, "rate_limit.ipv4_prefix"));
+  rrl.ipv6_prefix =
+      static_cast<uint8_t>(in_range(raw.rate_limit_ipv6_prefix, rrl.ipv6_prefix, 16, 128, "rate_limit.ipv6_prefix"));
+  rrl.table_size = static_cast<uint32_t>(
+      in_range(raw.rate_limit_table_size, rrl.table_size, 1024, int64_t{1} << 24, "rate_limit.table_size"));
+  for (const std::string& text : raw.rate_limit_allow) {
+    Result<net::Prefix> prefix = net::parse_prefix(text);
+    if (!prefix) throw ConfigError("rate_limit.allow: " + prefix.error().message);
+    rrl.allow.push_back(*prefix);
+  }
   config.store_max_observations = static_cast<uint32_t>(
       in_range(raw.store_max_observations, 1 << 20, 1024, (int64_t{1} << 26) - 1, "store.max_observations"));
   config.store_max_age_ms = 1000 * in_range(raw.store_max_age, 3600, 10, int64_t{30} * 86400, "store.max_age");
@@ -301,6 +372,9 @@ ServerConfig resolve(const RawSettings& raw) {
                       " s) must not exceed store.max_age (" + std::to_string(config.store_max_age_ms / 1000) + " s)");
   }
 
+  config.dns.max_observations_per_test =
+      static_cast<uint32_t>(in_range(raw.store_max_per_test, 4096, 0, 1 << 24, "store.max_per_test"));
+  config.dns.token_lifetime_s = config.zone.token_max_age_seconds;
   config.store_backend = raw.store_backend.value_or("memory");
   std::optional<store::RedisEndpoint> redis;
   if (config.store_backend.starts_with("redis")) {
@@ -345,6 +419,8 @@ ServerConfig resolve(const RawSettings& raw) {
     throw ConfigError("node_id: '" + config.node_id + "' must be 1-63 characters of [A-Za-z0-9._-]");
   }
   config.zone.nsid = config.node_id;
+  if (raw.user && raw.user->empty()) throw ConfigError("user: empty (a user name, or \"root\" to stay root)");
+  config.user = raw.user;
   config.observations_log = raw.observations_log.value_or("");
   for (const std::string& text : raw.http_listen) {
     const auto address = net::parse_socket_address(text);

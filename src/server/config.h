@@ -25,6 +25,7 @@ class ConfigError : public std::runtime_error {
 struct RawSettings {
   std::optional<std::string> zone;
   std::optional<std::string> node_id;
+  std::optional<std::string> user;
   std::vector<std::string> dns_listen;
   std::vector<std::string> web_address;
   std::vector<std::string> nameserver;  // "NAME=ADDR[,ADDR...]"
@@ -37,6 +38,7 @@ struct RawSettings {
   std::optional<std::string> store_backend;        // "memory" or a redis:// URL
   std::optional<std::string> store_password_file;  // the Redis password, kept out of the URL
   std::optional<int64_t> store_queue;
+  std::optional<int64_t> store_max_per_test;
   std::optional<int64_t> tcp_max_connections;
   std::optional<int64_t> tcp_idle_timeout;
   std::optional<int64_t> token_max_age;
@@ -48,6 +50,12 @@ struct RawSettings {
   std::vector<std::string> country_db;
   std::vector<std::string> resolver_operators;
   std::optional<bool> reverse_dns;
+  // [rate_limit]
+  std::optional<std::string> rate_limit_mode;  // on, off, log-only
+  std::optional<int64_t> rate_limit_test, rate_limit_answer, rate_limit_nxdomain, rate_limit_error;
+  std::optional<int64_t> rate_limit_burst, rate_limit_slip, rate_limit_ipv4_prefix, rate_limit_ipv6_prefix,
+      rate_limit_table_size;
+  std::vector<std::string> rate_limit_allow;
 };
 
 struct ServerConfig {
@@ -55,7 +63,8 @@ struct ServerConfig {
   auth::DnsServiceOptions dns;
   std::string secret;
   std::string node_id;
-  std::string observations_log;  // empty: none; "-": standard output
+  std::optional<std::string> user;  // switch to this user once ports are bound (see privileges.h)
+  std::string observations_log;     // empty: none; "-": standard output
   uint32_t store_max_observations = 1u << 20;
   int64_t store_max_age_ms = 3'600'000;
   std::string store_backend = "memory";

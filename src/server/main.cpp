@@ -5,6 +5,7 @@
 #include <ctime>
 #include <memory>
 
+#include "auth/cookies.h"
 #include "auth/dns_service.h"
 #include "auth/responder.h"
 #include "enrich/enricher.h"
@@ -12,6 +13,7 @@
 #include "http/http_server.h"
 #include "server/config.h"
 #include "server/metrics.h"
+#include "server/privileges.h"
 #include "server/server_options.h"
 #include "store/observation_log.h"
 #include "store/redis_client.h"
@@ -87,6 +89,44 @@ int serve(const server::ServerConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const testname::TokenAuthority tokens(config.secret, config.zone.token_max_age_seconds);
+  const auth::CookieAuthority cookies(config.secret);
+  const auth::Responder responder(config.zone, tokens, &cookies);
+
+  // What needs privileges comes first: the observation log opened (its directory may be root's),
+  // the enrichment data read, every port bound. Then privileges go, before any thread starts (a
+  // thread keeps the capabilities it was made with), and the rest is built unprivileged.
+  std::unique_ptr<store::ObservationLog> log;
+  if (!config.observations_log.empty()) {
+    Result<std::unique_ptr<store::ObservationLog>> opened =
+        store::ObservationLog::open(config.observations_log, config.node_id);
+    if (!opened) return startup_error(opened.error());
+    log = std::move(*opened);
+  }
+  std::unique_ptr<enrich::Enricher> enricher;
+  if (!config.http_listen.empty()) {
+    Result<std::unique_ptr<enrich::Enricher>> loaded = enrich::Enricher::load(config.enrichment);
+    if (!loaded) return startup_error(loaded.error());
+    enricher = std::move(*loaded);
+  }
+  // No DNS listener: an API-only node, reading what the DNS nodes write to the shared store.
+  std::unique_ptr<auth::DnsService> service;
+  if (!config.dns.listen.empty()) {
+    Result<std::unique_ptr<auth::DnsService>> made_service = auth::DnsService::create(config.dns, responder);
+    if (!made_service) return startup_error(made_service.error());
+    service = std::move(*made_service);
+  }
+  std::unique_ptr<http::HttpServer> http_server;
+  if (!config.http_listen.empty()) {
+    http::HttpServerOptions http_options;
+    http_options.listen = config.http_listen;
+    Result<std::unique_ptr<http::HttpServer>> made_http = http::HttpServer::create(http_options);
+    if (!made_http) return startup_error(made_http.error());
+    http_server = std::move(*made_http);
+  }
+  Result<server::PrivilegeReport> privileges = server::drop_privileges(config.user);
+  if (!privileges) return startup_error(privileges.error());
+  if (!privileges->message.empty()) std::fprintf(stderr, "dnsleakd: %s\n", privileges->message.c_str());
+
   store::StoreOptions store_options;
   store_options.max_observations = config.store_max_observations;
   store_options.max_age_ms = config.store_max_age_ms;
@@ -98,52 +138,26 @@ int serve(const server::ServerConfig& config) {
   Result<std::unique_ptr<store::ObservationStore>> made_store = store::make_store(std::move(store_options));
   if (!made_store) return startup_error(made_store.error());
   store::ObservationStore& observation_store = **made_store;
-  std::unique_ptr<store::ObservationLog> log;
   std::vector<store::ObservationSink*> sinks{&observation_store};
-  if (!config.observations_log.empty()) {
-    Result<std::unique_ptr<store::ObservationLog>> opened =
-        store::ObservationLog::open(config.observations_log, config.node_id);
-    if (!opened) return startup_error(opened.error());
-    log = std::move(*opened);
-    sinks.push_back(log.get());
-  }
-  const auth::Responder responder(config.zone, tokens);
-  // No DNS listener: an API-only node, reading what the DNS nodes write to the shared store.
-  std::unique_ptr<auth::DnsService> service;
-  if (!config.dns.listen.empty()) {
-    Result<std::unique_ptr<auth::DnsService>> made_service = auth::DnsService::create(config.dns, responder, sinks);
-    if (!made_service) return startup_error(made_service.error());
-    service = std::move(*made_service);
-  }
+  if (log) sinks.push_back(log.get());
   const auto counters = [&service] { return service ? service->counters() : auth::CounterTotals{}; };
 
-  // HTTP: the API, the page, the probes. Enrichment data load only when it is served.
-  std::unique_ptr<enrich::Enricher> enricher;
+  // HTTP: the API, the page, the probes.
   std::unique_ptr<http::Api> api;
-  std::unique_ptr<http::HttpServer> http_server;
-  if (!config.http_listen.empty()) {
-    Result<std::unique_ptr<enrich::Enricher>> loaded = enrich::Enricher::load(config.enrichment);
-    if (!loaded) return startup_error(loaded.error());
-    enricher = std::move(*loaded);
+  if (http_server) {
     http::ApiConfig api_config;
     api_config.zone = config.zone.apex;
     api_config.web_root = config.web_root.empty() ? DNSLEAK_DEFAULT_WEB_ROOT : config.web_root;
     api = std::make_unique<http::Api>(api_config, tokens, observation_store, *enricher, [&]() {
-      return server::prometheus_text(counters(), observation_store.stats(), sinks,
-                                     http_server ? &http_server->stats() : nullptr);
+      return server::prometheus_text(counters(), observation_store.stats(), sinks, &http_server->stats());
     });
-    http::HttpServerOptions http_options;
-    http_options.listen = config.http_listen;
-    Result<std::unique_ptr<http::HttpServer>> made_http = http::HttpServer::create(http_options, *api);
-    if (!made_http) return startup_error(made_http.error());
-    http_server = std::move(*made_http);
   }
 
   if (service) {
-    if (Result<void> started = service->start(); !started) return startup_error(started.error());
+    if (Result<void> started = service->start(sinks); !started) return startup_error(started.error());
   }
   if (http_server) {
-    if (Result<void> started = http_server->start(); !started) return startup_error(started.error());
+    if (Result<void> started = http_server->start(*api); !started) return startup_error(started.error());
   }
   std::string where;
   if (service) {

@@ -40,6 +40,10 @@ Command parse_command_line(int argc, char** argv) {
   app.add_option_function<std::string>(
       "--node-id", [&](const std::string& v) { flags.node_id = v; },
       "this node's name in observations [default: host name]");
+  app.add_option_function<std::string>(
+      "--user", [&](const std::string& v) { flags.user = v; },
+      "started as root: switch to this user (and its group) once the ports are bound, keeping no capability;"
+      " 'root' stays root [default: stay root, with a warning]");
   add_int(app, "--udp-workers", flags.udp_workers,
           "UDP receive threads per listen address, each on its own socket [default: 1]");
   add_int(app, "--store-max-observations", flags.store_max_observations,
@@ -52,6 +56,9 @@ Command parse_command_line(int argc, char** argv) {
   app.add_option_function<std::string>(
       "--store-password-file", [&](const std::string& v) { flags.store_password_file = v; },
       "file holding the Redis password (instead of putting it in the URL)");
+  add_int(app, "--store-max-per-test", flags.store_max_per_test,
+          "observations one test may add (refilled over --token-max-age); more are counted, not kept; 0 = no cap"
+          " [default: 4096]");
   add_int(app, "--store-queue", flags.store_queue,
           "observations waiting for the Redis writer at most; more are dropped and counted [default: 65536]");
   add_int(app, "--tcp-max-connections", flags.tcp_max_connections, "open TCP connections at most [default: 256]");
@@ -75,6 +82,21 @@ Command parse_command_line(int argc, char** argv) {
       "do not look up resolvers' PTR names (through the host's resolver, in the background)");
   app.add_option("--resolver-operators", flags.resolver_operators,
                  "CSV asn,operator,source of known public resolvers, repeatable");
+  app.add_option_function<std::string>(
+      "--rate-limit", [&](const std::string& v) { flags.rate_limit_mode = v; },
+      "response rate limiting of UDP answers: on, off or log-only (count and log, limit nothing) [default: on]");
+  add_int(app, "--rate-limit-test", flags.rate_limit_test,
+          "answers a second for one test token to one resolver prefix; 0 = unlimited [default: 50]");
+  add_int(app, "--rate-limit-answer", flags.rate_limit_answer,
+          "answers a second for one other name of the zone to one prefix; 0 = unlimited [default: 100]");
+  add_int(app, "--rate-limit-nxdomain", flags.rate_limit_nxdomain,
+          "NXDOMAIN (and forged or expired token) answers a second to one prefix; 0 = unlimited [default: 20]");
+  add_int(app, "--rate-limit-error", flags.rate_limit_error,
+          "REFUSED/FORMERR/NOTIMP answers a second to one prefix; 0 = unlimited [default: 10]");
+  add_int(app, "--rate-limit-slip", flags.rate_limit_slip,
+          "every Nth limited answer is sent empty with TC=1 (the resolver retries over TCP); 0 = none [default: 2]");
+  app.add_option("--rate-limit-allow", flags.rate_limit_allow,
+                 "a prefix (ADDR/LEN) never rate limited, repeatable [default: none]");
   app.add_option_function<std::string>(
       "--contact", [&](const std::string& v) { flags.contact = v; },
       "the SOA's contact name [default: hostmaster.<zone>]");

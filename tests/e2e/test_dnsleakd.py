@@ -279,6 +279,8 @@ class DnsleakdCommandLine(unittest.TestCase):
                         'secret_file = "%s"\n' % server.secret_file)
             proc = subprocess.Popen([DNSLEAKD, "--config", config], stderr=subprocess.PIPE, text=True)
             line = proc.stderr.readline()
+            while line and "serving" not in line:  # as root, the warning about staying root comes first
+                line = proc.stderr.readline()
             port = int(line.rsplit("127.0.0.1:", 1)[1].split()[0])
             out = run_tool(["kdig", "@127.0.0.1", "-p", str(port), "leak.test", "A", "+short"])
             self.assertEqual(out.stdout.split(), ["192.0.2.99"])

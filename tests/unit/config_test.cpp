@@ -201,3 +201,59 @@ TEST(Config, UnknownKeysAndSyntaxErrorsAreReported) {
 
 }  // namespace
 }  // namespace dnsleak::server
+
+namespace dnsleak::server {
+namespace {
+
+TEST(Config, RateLimitUserAndPerTestCap) {
+  RawSettings raw = minimal();
+  ServerConfig c = resolve(raw);
+  EXPECT_EQ(c.dns.rate_limit.mode, auth::RateMode::on);
+  EXPECT_EQ(c.dns.rate_limit.test_rate, 50u);
+  EXPECT_EQ(c.dns.rate_limit.nxdomain_rate, 20u);
+  EXPECT_EQ(c.dns.max_observations_per_test, 4096u);
+  EXPECT_FALSE(c.user.has_value());
+
+  const std::string path = write_file("rrl.toml",
+                                      "user = \"dnsleak\"\n"
+                                      "[rate_limit]\nmode = \"log-only\"\ntest = 7\nanswer = 0\nslip = 0\n"
+                                      "ipv4_prefix = 22\nallow = [\"10.0.0.0/8\", \"fd00::/8\"]\n"
+                                      "[store]\nmax_per_test = 0\n");
+  RawSettings file = read_config_file(path);
+  RawSettings flags;
+  flags.rate_limit_error = 3;
+  c = resolve(merge(merge(minimal(), file), flags));
+  EXPECT_EQ(c.user, "dnsleak");
+  EXPECT_EQ(c.dns.rate_limit.mode, auth::RateMode::log_only);
+  EXPECT_EQ(c.dns.rate_limit.test_rate, 7u);
+  EXPECT_EQ(c.dns.rate_limit.answer_rate, 0u);
+  EXPECT_EQ(c.dns.rate_limit.error_rate, 3u);
+  EXPECT_EQ(c.dns.rate_limit.slip, 0u);
+  EXPECT_EQ(c.dns.rate_limit.ipv4_prefix, 22);
+  ASSERT_EQ(c.dns.rate_limit.allow.size(), 2u);
+  EXPECT_EQ(c.dns.rate_limit.allow[1].to_string(), "fd00::/8");
+  EXPECT_EQ(c.dns.max_observations_per_test, 0u);
+
+  raw = minimal();
+  raw.rate_limit_mode = "maybe";
+  EXPECT_NE(error_of(raw).find("rate_limit.mode: 'maybe' is not on, off or log-only"), std::string::npos);
+  raw = minimal();
+  raw.rate_limit_ipv6_prefix = 129;
+  EXPECT_NE(error_of(raw).find("rate_limit.ipv6_prefix"), std::string::npos);
+  raw = minimal();
+  raw.rate_limit_allow = {"10.0.0.1/8"};
+  EXPECT_NE(error_of(raw).find("rate_limit.allow"), std::string::npos);
+  raw = minimal();
+  raw.user = "";
+  EXPECT_NE(error_of(raw).find("user: empty"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              RawSettings r = minimal();
+              r.rate_limit_test = -1;
+              return r;
+            }())
+                .find("rate_limit.test"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace dnsleak::server

@@ -43,10 +43,10 @@ class DnsServiceTest : public ::testing::Test {
     options.udp_workers = 2;
     options.tcp_max_connections = 2;
     options.tcp_idle_timeout_ms = 300;
-    auto made = DnsService::create(options, *responder_, std::vector<store::ObservationSink*>{&sink_});
+    auto made = DnsService::create(options, *responder_);
     if (!made) throw std::runtime_error(made.error().message);
     service_ = std::move(*made);
-    if (auto started = service_->start(); !started) throw std::runtime_error(started.error().message);
+    if (auto started = service_->start({&sink_}); !started) throw std::runtime_error(started.error().message);
     address_ = service_->bound().at(0);
   }
 

@@ -1,0 +1,148 @@
+#include "auth/rate_limit.h"
+
+#include <bit>
+#include <cstring>
+
+namespace dnsleak::auth {
+
+const char* to_string(RateClass c) noexcept {
+  switch (c) {
+    case RateClass::test: return "test";
+    case RateClass::answer: return "answer";
+    case RateClass::nxdomain: return "nxdomain";
+    case RateClass::error: return "error";
+    case RateClass::count_: break;
+  }
+  return "unknown";
+}
+
+const char* to_string(RateMode m) noexcept {
+  switch (m) {
+    case RateMode::off: return "off";
+    case RateMode::on: return "on";
+    case RateMode::log_only: return "log-only";
+  }
+  return "unknown";
+}
+
+uint32_t RateLimitOptions::rate(RateClass c) const noexcept {
+  switch (c) {
+    case RateClass::test: return test_rate;
+    case RateClass::answer: return answer_rate;
+    case RateClass::nxdomain: return nxdomain_rate;
+    case RateClass::error: return error_rate;
+    case RateClass::count_: break;
+  }
+  return 0;
+}
+
+RateLimiter::RateLimiter(RateLimitOptions options, const testname::SipKey& seed)
+    : options_(std::move(options)), seed_(seed) {
+  const uint32_t wanted = std::max<uint32_t>(options_.table_size, kWays);
+  const uint32_t sets = std::bit_ceil(wanted) / kWays;
+  set_mask_ = sets - 1;
+  sets_ = std::make_unique<Set[]>(sets);
+  if (options_.burst_seconds == 0) options_.burst_seconds = 1;
+}
+
+bool RateLimiter::allowed(const net::IpAddress& source) const noexcept {
+  for (const net::Prefix& p : options_.allow) {
+    if (p.contains(source)) return true;
+  }
+  return false;
+}
+
+net::Prefix RateLimiter::prefix_of(const net::IpAddress& source) const noexcept {
+  const uint8_t length = source.family == 6 ? options_.ipv6_prefix : options_.ipv4_prefix;
+  return {net::prefix_of(source, length), length};
+}
+
+RateVerdict RateLimiter::account(const net::IpAddress& source, RateClass c, uint64_t key, int64_t now_ms,
+                                 uint32_t weight) noexcept {
+  RateVerdict verdict;
+  const uint32_t rate = options_.rate(c);
+  if (options_.mode == RateMode::off || rate == 0) return verdict;
+  const net::Prefix prefix = prefix_of(source);
+  if (c == RateClass::test && key != 0) {
+    RateVerdict whole;
+    if (take(prefix, source.family, c, 0, now_ms, rate, weight, whole)) return verdict;
+  }
+  if (take(prefix, source.family, c, key, now_ms, rate, weight, verdict)) return verdict;
+  verdict.limited = true;
+  if (options_.mode == RateMode::on) {
+    verdict.decision = verdict.decision == RateDecision::slip ? RateDecision::slip : RateDecision::drop;
+  } else {
+    verdict.decision = RateDecision::send;
+  }
+  return verdict;
+}
+
+bool RateLimiter::take(const net::Prefix& prefix, uint8_t family, RateClass c, uint64_t key, int64_t now_ms,
+                       uint32_t rate, uint32_t weight, RateVerdict& verdict) noexcept {
+  // The bucket's key: class, family, the source's prefix and the class's own key.
+  uint8_t input[1 + 1 + 16 + 8];
+  static_assert(sizeof input == 26);
+  input[0] = static_cast<uint8_t>(c);
+  input[1] = family;
+  std::memcpy(input + 2, prefix.address.bytes.data(), 16);
+  std::memcpy(input + 18, &key, 8);
+  // Answers come in runs from one resolver: the key hashed last by this thread is kept.
+  struct LastKey {
+    const RateLimiter* limiter = nullptr;
+    uint8_t bytes[26] = {};
+    uint64_t hash = 0;
+  };
+  thread_local LastKey last;
+  uint64_t hash;
+  if (last.limiter == this && std::memcmp(last.bytes, input, sizeof input) == 0) {
+    hash = last.hash;
+  } else {
+    hash = testname::siphash24(seed_, input);
+    if (hash == 0) hash = 1;
+    last.limiter = this;
+    std::memcpy(last.bytes, input, sizeof input);
+    last.hash = hash;
+  }
+  Set& set = sets_[hash & set_mask_];
+
+  const int64_t capacity = int64_t{rate} * 1000 * options_.burst_seconds;
+  const int64_t cost = int64_t{weight} * 1000;
+  while (set.lock.exchange(true, std::memory_order_acquire)) {
+    while (set.lock.load(std::memory_order_relaxed)) {
+    }
+  }
+  Bucket* bucket = nullptr;
+  Bucket* oldest = &set.ways[0];
+  for (Bucket& b : set.ways) {
+    if (b.key == hash) {
+      bucket = &b;
+      break;
+    }
+    if (b.key == 0 || (oldest->key != 0 && b.last_ms < oldest->last_ms)) oldest = &b;
+  }
+  if (bucket == nullptr) {
+    if (oldest->key != 0) evictions_.fetch_add(1, std::memory_order_relaxed);
+    bucket = oldest;
+    *bucket = Bucket{hash, now_ms, capacity, 0, 0};
+  }
+  // Refill: `rate` answers a second is `rate` thousandths a millisecond.
+  const int64_t elapsed = now_ms - bucket->last_ms;
+  if (elapsed > 0) {
+    bucket->tokens = std::min(capacity, bucket->tokens + elapsed * rate);
+    bucket->last_ms = now_ms;
+  }
+  bool room = bucket->tokens >= cost;
+  if (room) {
+    bucket->tokens -= cost;
+    bucket->limited = 0;
+  } else {
+    verdict.started = bucket->limited == 0;
+    ++bucket->limited;
+    const bool slip = options_.slip != 0 && bucket->limited % options_.slip == 0;
+    verdict.decision = slip ? RateDecision::slip : RateDecision::drop;
+  }
+  set.lock.store(false, std::memory_order_release);
+  return room;
+}
+
+}  // namespace dnsleak::auth
