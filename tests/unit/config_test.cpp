@@ -199,12 +199,6 @@ TEST(Config, UnknownKeysAndSyntaxErrorsAreReported) {
   }
 }
 
-}  // namespace
-}  // namespace dnsleak::server
-
-namespace dnsleak::server {
-namespace {
-
 TEST(Config, RateLimitUserAndPerTestCap) {
   RawSettings raw = minimal();
   ServerConfig c = resolve(raw);

@@ -52,6 +52,23 @@ std::vector<uint8_t> ecs_option(uint16_t family, uint8_t prefix, std::vector<uin
   return o;
 }
 
+auth::ZoneConfig leak_test_zone() {
+  auth::ZoneConfig zone;
+  (void)zone.apex.from_text("leak.test");
+  auth::NameServer ns;
+  (void)ns.name.from_text("ns1.leak.test");
+  ns.ipv4.push_back({192, 0, 2, 53});
+  auth::Ipv6Bytes v6{};
+  inet_pton(AF_INET6, "2001:db8::53", v6.data());
+  ns.ipv6.push_back(v6);
+  zone.nameservers.push_back(ns);
+  zone.web_ipv4.push_back({192, 0, 2, 80});
+  inet_pton(AF_INET6, "2001:db8::80", v6.data());
+  zone.web_ipv6.push_back(v6);
+  (void)zone.soa_rname.from_text("hostmaster.leak.test");
+  return zone;
+}
+
 std::vector<uint8_t> cookie_option(size_t length) {
   std::vector<uint8_t> o{0, 10, 0, static_cast<uint8_t>(length)};
   for (size_t i = 0; i < length; ++i) o.push_back(static_cast<uint8_t>(i + 1));

@@ -9,7 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/zone_config.h"
+
 namespace dnsleak::testing {
+
+// The zone the responder tests serve: leak.test, ns1.leak.test at 192.0.2.53 and 2001:db8::53,
+// the web at 192.0.2.80 and 2001:db8::80.
+auth::ZoneConfig leak_test_zone();
 
 struct QuerySpec {
   std::string name;

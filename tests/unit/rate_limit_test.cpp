@@ -194,17 +194,8 @@ TEST(RateLimitTest, AllowListAndTableBound) {
 
 class ResponderLimitTest : public ::testing::Test {
  protected:
-  ResponderLimitTest() : tokens_("responder test secret", 3600), cookies_("responder test secret") {
-    (void)zone_.apex.from_text("leak.test");
-    NameServer ns;
-    (void)ns.name.from_text("ns1.leak.test");
-    ns.ipv4.push_back({192, 0, 2, 53});
-    Ipv6Bytes six{};
-    inet_pton(AF_INET6, "2001:db8::53", six.data());
-    ns.ipv6.push_back(six);
-    zone_.nameservers.push_back(ns);
-    zone_.web_ipv4.push_back({192, 0, 2, 80});
-    (void)zone_.soa_rname.from_text("hostmaster.leak.test");
+  ResponderLimitTest()
+      : zone_(testing::leak_test_zone()), tokens_("responder test secret", 3600), cookies_("responder test secret") {
     responder_ = std::make_unique<Responder>(zone_, tokens_, &cookies_);
     client_.remote = v4("198.51.100.7");
     client_.remote_port = 40000;
@@ -293,12 +284,6 @@ TEST_F(ResponderLimitTest, ASlipIsTruncatedEmptyAndNoLargerThanTheQuery) {
   const ResponseResult plain = ask({.name = "leak.test", .qtype = 2});
   EXPECT_EQ(Responder::slip(out_, plain), query_.size());
 }
-
-}  // namespace
-}  // namespace dnsleak::auth
-
-namespace dnsleak::auth {
-namespace {
 
 TEST(RateLimitTest, APrefixWithinTheRateNeedsNoBucketPerTest) {
   // Below the per-test rate for the whole prefix, every test passes on the prefix's one bucket:

@@ -20,19 +20,7 @@ constexpr int64_t kNowMs = 1'800'000'000'000;
 
 class ResponderTest : public ::testing::Test {
  protected:
-  ResponderTest() : tokens_("responder test secret", 3600) {
-    (void)zone_.apex.from_text("leak.test");
-    NameServer ns;
-    (void)ns.name.from_text("ns1.leak.test");
-    ns.ipv4.push_back({192, 0, 2, 53});
-    Ipv6Bytes v6{};
-    inet_pton(AF_INET6, "2001:db8::53", v6.data());
-    ns.ipv6.push_back(v6);
-    zone_.nameservers.push_back(ns);
-    zone_.web_ipv4.push_back({192, 0, 2, 80});
-    inet_pton(AF_INET6, "2001:db8::80", v6.data());
-    zone_.web_ipv6.push_back(v6);
-    (void)zone_.soa_rname.from_text("hostmaster.leak.test");
+  ResponderTest() : zone_(testing::leak_test_zone()), tokens_("responder test secret", 3600) {
     responder_ = std::make_unique<Responder>(zone_, tokens_);
     v4_client_.remote.family = 4;
     v4_client_.remote.bytes = {198, 51, 100, 7};
