@@ -243,7 +243,7 @@ bool DnsService::admit(const store::ResolverObservation& o, CounterSet& counters
 }
 
 size_t DnsService::limit(const ResponseResult& r, const QueryContext& context, std::span<std::byte> buffer,
-                         CounterSet& counters) noexcept {
+                         size_t query_size, CounterSet& counters) noexcept {
   if (!limiter_) return r.length;
   if (r.cookie == CookieState::valid) {
     counters.add(Event::rrl_exempt_cookie);
@@ -259,7 +259,13 @@ size_t DnsService::limit(const ResponseResult& r, const QueryContext& context, s
   if (verdict.started) log_limited(context.remote, r.rate_class);
   switch (verdict.decision) {
     case RateDecision::send: return r.length;
-    case RateDecision::slip: counters.add(Event::rrl_slipped); return Responder::slip(buffer, r);
+    case RateDecision::slip:
+      if (const size_t length = Responder::slip(buffer, r, query_size); length != 0) {
+        counters.add(Event::rrl_slipped);
+        return length;
+      }
+      counters.add(Event::rrl_dropped);  // even the slip would amplify (a compressed question)
+      return 0;
     case RateDecision::drop: counters.add(Event::rrl_dropped); return 0;
   }
   return 0;
@@ -334,7 +340,7 @@ void DnsService::run_udp_socket(size_t index) noexcept {
       // resolver seen asking.
       if (r.observed && admit(observations[observed], counters)) ++observed;
       if (r.length == 0) continue;
-      const size_t length = limit(r, context, {buffer, kBufferSize}, counters);
+      const size_t length = limit(r, context, {buffer, kBufferSize}, receive[i].msg_len, counters);
       if (length == 0) continue;
       bytes_out += length;
       // Reply from the address the query came to (pktinfo), to the address it came from.

@@ -76,7 +76,7 @@ class DnsService {
   void record(std::span<const store::ResolverObservation> batch, CounterSet& counters) noexcept;
   // Applies the rate limit to one UDP answer in `buffer`; returns the length to send (0: none).
   [[nodiscard]] size_t limit(const ResponseResult& r, const QueryContext& context, std::span<std::byte> buffer,
-                             CounterSet& counters) noexcept;
+                             size_t query_size, CounterSet& counters) noexcept;
   void log_limited(const net::IpAddress& source, RateClass c) noexcept;
   // Whether an observation goes to the sinks (the per-test cap).
   [[nodiscard]] bool admit(const store::ResolverObservation& o, CounterSet& counters) noexcept;

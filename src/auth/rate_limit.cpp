@@ -1,6 +1,5 @@
 #include "auth/rate_limit.h"
 
-#include <bit>
 #include <cstring>
 
 namespace dnsleak::auth {
@@ -37,11 +36,7 @@ uint32_t RateLimitOptions::rate(RateClass c) const noexcept {
 }
 
 RateLimiter::RateLimiter(RateLimitOptions options, const testname::SipKey& seed)
-    : options_(std::move(options)), seed_(seed) {
-  const uint32_t wanted = std::max<uint32_t>(options_.table_size, kWays);
-  const uint32_t sets = std::bit_ceil(wanted) / kWays;
-  set_mask_ = sets - 1;
-  sets_ = std::make_unique<Set[]>(sets);
+    : options_(std::move(options)), seed_(seed), buckets_(options_.table_size) {
   if (options_.burst_seconds == 0) options_.burst_seconds = 1;
 }
 
@@ -98,51 +93,16 @@ bool RateLimiter::take(const net::Prefix& prefix, uint8_t family, RateClass c, u
     hash = last.hash;
   } else {
     hash = testname::siphash24(seed_, input);
-    if (hash == 0) hash = 1;
     last.limiter = this;
     std::memcpy(last.bytes, input, sizeof input);
     last.hash = hash;
   }
-  Set& set = sets_[hash & set_mask_];
-
-  const int64_t capacity = int64_t{rate} * 1000 * options_.burst_seconds;
-  const int64_t cost = int64_t{weight} * 1000;
-  while (set.lock.exchange(true, std::memory_order_acquire)) {
-    while (set.lock.load(std::memory_order_relaxed)) {
-    }
-  }
-  Bucket* bucket = nullptr;
-  Bucket* oldest = &set.ways[0];
-  for (Bucket& b : set.ways) {
-    if (b.key == hash) {
-      bucket = &b;
-      break;
-    }
-    if (b.key == 0 || (oldest->key != 0 && b.last_ms < oldest->last_ms)) oldest = &b;
-  }
-  if (bucket == nullptr) {
-    if (oldest->key != 0) evictions_.fetch_add(1, std::memory_order_relaxed);
-    bucket = oldest;
-    *bucket = Bucket{hash, now_ms, capacity, 0, 0};
-  }
-  // Refill: `rate` answers a second is `rate` thousandths a millisecond.
-  const int64_t elapsed = now_ms - bucket->last_ms;
-  if (elapsed > 0) {
-    bucket->tokens = std::min(capacity, bucket->tokens + elapsed * rate);
-    bucket->last_ms = now_ms;
-  }
-  bool room = bucket->tokens >= cost;
-  if (room) {
-    bucket->tokens -= cost;
-    bucket->limited = 0;
-  } else {
-    verdict.started = bucket->limited == 0;
-    ++bucket->limited;
-    const bool slip = options_.slip != 0 && bucket->limited % options_.slip == 0;
-    verdict.decision = slip ? RateDecision::slip : RateDecision::drop;
-  }
-  set.lock.store(false, std::memory_order_release);
-  return room;
+  const net::TokenBuckets::Taken taken = buckets_.take(hash, now_ms, rate, options_.burst_seconds, weight);
+  if (taken.room) return true;
+  verdict.started = taken.started;
+  const bool slip = options_.slip != 0 && taken.refused % options_.slip == 0;
+  verdict.decision = slip ? RateDecision::slip : RateDecision::drop;
+  return false;
 }
 
 }  // namespace dnsleak::auth

@@ -17,9 +17,8 @@
 // nor answers to queries carrying a valid server cookie (a spoofed source cannot have one), nor
 // allow-listed prefixes.
 //
-// The table is fixed in size (allocated once); buckets live in sets of four, the least recently
-// used of a set giving way to a new key. Every thread may call account(): each set has a lock
-// of its own, held for a few dozen instructions.
+// The buckets are a net::TokenBuckets table: fixed in size, the least recently used giving way,
+// safe to use from every thread.
 #pragma once
 
 #include <atomic>
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "net/ip_address.h"
+#include "net/token_buckets.h"
 #include "testname/siphash.h"
 
 namespace dnsleak::auth {
@@ -88,8 +88,8 @@ class RateLimiter {
                                     uint32_t weight = 1) noexcept;
 
   [[nodiscard]] const RateLimitOptions& options() const noexcept { return options_; }
-  [[nodiscard]] uint64_t evictions() const noexcept { return evictions_.load(std::memory_order_relaxed); }
-  [[nodiscard]] size_t buckets() const noexcept { return size_t{set_mask_ + 1} * kWays; }
+  [[nodiscard]] uint64_t evictions() const noexcept { return buckets_.evictions(); }
+  [[nodiscard]] size_t buckets() const noexcept { return buckets_.size(); }
   // The prefix a source is accounted under ("192.0.2.0/24"), for log lines.
   [[nodiscard]] net::Prefix prefix_of(const net::IpAddress& source) const noexcept;
 
@@ -97,24 +97,9 @@ class RateLimiter {
   // One bucket: true when it had room for `weight` answers (and took them).
   [[nodiscard]] bool take(const net::Prefix& prefix, uint8_t family, RateClass c, uint64_t key, int64_t now_ms,
                           uint32_t rate, uint32_t weight, RateVerdict& verdict) noexcept;
-  static constexpr size_t kWays = 4;
-  struct Bucket {
-    uint64_t key = 0;      // 0: free
-    int64_t last_ms = 0;   // when tokens were last brought up to date
-    int64_t tokens = 0;    // in thousandths of an answer
-    uint32_t limited = 0;  // answers over the rate since the bucket last had room
-    uint32_t unused = 0;
-  };
-  struct alignas(64) Set {
-    std::atomic<bool> lock{false};
-    Bucket ways[kWays];
-  };
-
   RateLimitOptions options_;
   testname::SipKey seed_;
-  uint32_t set_mask_ = 0;
-  std::unique_ptr<Set[]> sets_;
-  std::atomic<uint64_t> evictions_{0};
+  net::TokenBuckets buckets_;
 };
 
 }  // namespace dnsleak::auth

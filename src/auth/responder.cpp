@@ -636,12 +636,12 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
   return result;
 }
 
-size_t Responder::slip(std::span<std::byte> out, const ResponseResult& result) noexcept {
+size_t Responder::slip(std::span<std::byte> out, const ResponseResult& result, size_t query_size) noexcept {
   constexpr size_t kEmptyOpt = 11;
   const size_t end = result.question_end;
-  if (result.length < dns::kHeaderSize || end < dns::kHeaderSize || end > result.length) return result.length;
+  if (result.length < dns::kHeaderSize || end < dns::kHeaderSize || end > result.length) return 0;
   const size_t length = end + (result.with_opt ? kEmptyOpt : 0);
-  if (length > out.size()) return result.length;
+  if (length > out.size() || length > query_size) return 0;
   auto put16 = [&](size_t at, uint16_t v) {
     out[at] = static_cast<std::byte>(v >> 8);
     out[at + 1] = static_cast<std::byte>(v & 0xff);

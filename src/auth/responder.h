@@ -88,9 +88,10 @@ class Responder {
                                        store::ResolverObservation& observation) const noexcept;
 
   // Rewrites the answer `result` describes, still in `out`, as the rate limiter's slip: the
-  // header and question with TC=1, no records, and an empty OPT if the query had one, so never
-  // larger than the query. Returns the new length.
-  [[nodiscard]] static size_t slip(std::span<std::byte> out, const ResponseResult& result) noexcept;
+  // header and question with TC=1, no records, and an empty OPT if the query had one. Returns the
+  // new length, or 0 (send nothing) where that would still be larger than the query of
+  // `query_size` octets: a question compressed in the query is written out whole.
+  [[nodiscard]] static size_t slip(std::span<std::byte> out, const ResponseResult& result, size_t query_size) noexcept;
 
  private:
   struct Plan;

@@ -1,6 +1,7 @@
 #include "http/api.h"
 
 #include <boost/json.hpp>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -120,7 +121,25 @@ std::optional<HttpResponse> Api::probe(const HttpRequest& request) const {
   return r;
 }
 
+std::optional<HttpResponse> Api::creation_limited(const HttpRequest& request) const {
+  if (config_.create_rate == 0) return std::nullopt;
+  // One bucket per IPv4 address or IPv6 /64 (a household's prefix), hashed under a random key.
+  const net::IpAddress client = net::prefix_of(request.remote, request.remote.family == 6 ? 64 : 32);
+  uint8_t input[17];
+  input[0] = client.family;
+  std::memcpy(input + 1, client.bytes.data(), 16);
+  const uint64_t hash = testname::siphash24(config_.client_seed, input);
+  const uint32_t burst_seconds = std::max<uint32_t>(1, config_.create_burst / config_.create_rate);
+  const net::TokenBuckets::Taken taken = create_buckets_.take(hash, request.now_ms, config_.create_rate, burst_seconds);
+  if (taken.room) return std::nullopt;
+  HttpResponse r =
+      json_error(429, "too_many_tests", "too many tests created from this address lately; try again later");
+  r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, (taken.retry_ms + 999) / 1000)));
+  return r;
+}
+
 HttpResponse Api::create_test(const HttpRequest& request) const {
+  if (auto limited = creation_limited(request)) return *limited;
   std::string type = "standard";
   std::optional<int64_t> count;
   if (!request.body.empty()) {

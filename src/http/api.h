@@ -19,6 +19,7 @@
 
 #include "dns/name.h"
 #include "enrich/enricher.h"
+#include "net/token_buckets.h"
 #include "store/store.h"
 #include "testname/test_token.h"
 
@@ -45,6 +46,11 @@ struct ApiConfig {
   std::string web_root;  // directory of index.html, app.js, style.css; empty: no page
   unsigned standard_names = 6;
   unsigned extended_names = 36;
+  // Test creation per client (IPv4 address, IPv6 /64): `create_rate` a second, `create_burst`
+  // at once; past it 429 with Retry-After. 0: unlimited.
+  uint32_t create_rate = 2;
+  uint32_t create_burst = 30;
+  testname::SipKey client_seed{};  // keys the client hash (random in dnsleakd)
 };
 
 class Api {
@@ -69,6 +75,8 @@ class Api {
 
  private:
   HttpResponse create_test(const HttpRequest& request) const;
+  // 429 when the client has created too many tests lately.
+  std::optional<HttpResponse> creation_limited(const HttpRequest& request) const;
   HttpResponse test_results(const testname::TestToken& token, std::string_view query, int64_t now_ms) const;
   HttpResponse whoami(const HttpRequest& request) const;
   HttpResponse static_file(std::string_view path) const;
@@ -80,6 +88,7 @@ class Api {
   store::ObservationStore& store_;
   const enrich::Enricher& enricher_;
   std::function<std::string()> metrics_;
+  mutable net::TokenBuckets create_buckets_{16384};
 };
 
 [[nodiscard]] HttpResponse json_error(int status, std::string_view code, std::string_view message);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "http/results.h"
 #include "net/clock.h"
@@ -74,7 +75,15 @@ struct HttpServer::Impl {
 
   explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
+  // Open connections per client (single-threaded: only the event loop touches it).
+  std::unordered_map<std::string, size_t> per_client;
+  static std::string client_key(const net::IpAddress& a) {
+    const net::IpAddress p = net::prefix_of(a, a.family == 6 ? 64 : 32);
+    return std::string(reinterpret_cast<const char*>(p.bytes.data()), p.octets());
+  }
+
   void count(int status) {
+    if (status == 429) ++stats.rate_limited;
     if (status < 300)
       ++stats.responses_2xx;
     else if (status < 400)
@@ -93,15 +102,20 @@ namespace {
 // One connection: requests in turn (keep-alive), or one event stream.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server), timer_(stream_.get_executor()) {
+  Session(tcp::socket socket, HttpServer::Impl& server, net::IpAddress remote, std::string client)
+      : stream_(std::move(socket)),
+        server_(server),
+        timer_(stream_.get_executor()),
+        remote_(remote),
+        client_(std::move(client)) {
     ++server_.stats.connections_open;
-    beast::error_code ec;
-    remote_ = to_ip(stream_.socket().remote_endpoint(ec));
   }
   ~Session() {
     --server_.stats.connections_open;
     if (streaming_) --server_.stats.streams_open;
+    if (auto it = server_.per_client.find(client_); it != server_.per_client.end() && --it->second == 0) {
+      server_.per_client.erase(it);
+    }
   }
 
   void start() { read(); }
@@ -163,9 +177,29 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // An error found before the whole request was read (too large, malformed): the answer goes
+  // out, then what the client still sends is read and dropped for a moment before closing, so
+  // it reads the status instead of a reset (a close with unread data sends RST).
   void reply_error(int status, std::string_view code, std::string_view message) {
     keep_alive_ = false;
+    linger_ = true;
     write(json_error(status, code, message), false);
+  }
+
+  void linger() {
+    ++server_.stats.lingering_closes;
+    beast::error_code ec;
+    (void)stream_.socket().shutdown(tcp::socket::shutdown_send, ec);  // ENOTCONN: the peer went first
+    stream_.expires_after(std::chrono::milliseconds(server_.options.linger_ms));
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->lingered_ += n;
+      // Up to 1 MiB or the linger time, whichever comes first; EOF ends it at once.
+      if (ec || self->lingered_ > (size_t{1} << 20)) return self->close();
+      self->drain();
+    });
   }
 
   void write(HttpResponse r, bool head) {
@@ -185,6 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     stream_.expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (!ec && self->linger_) return self->linger();
       if (ec || !self->keep_alive_) return self->close();
       self->read();
     });
@@ -328,7 +363,10 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   net::IpAddress remote_;
+  std::string client_;  // the per-client connection count's key
   bool keep_alive_ = true;
+  bool linger_ = false;
+  size_t lingered_ = 0;
   bool streaming_ = false;
   bool finished_ = false;
   bool closed_ = false;
@@ -356,12 +394,22 @@ void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
       return;
     }
     {
-      if (stats.connections_open >= options.max_connections) {
+      beast::error_code peer_error;
+      const net::IpAddress remote = to_ip(socket.remote_endpoint(peer_error));
+      std::string client = client_key(remote);
+      size_t& open = per_client[client];
+      if (stats.connections_open >= options.max_connections || peer_error) {
         ++stats.connections_refused;
+        if (open == 0) per_client.erase(client);
         beast::error_code ignored;
         (void)socket.close(ignored);  // refused and counted; a failed close leaves nothing to do
+      } else if (open >= options.max_connections_per_client) {
+        ++stats.connections_refused_per_client;
+        beast::error_code ignored;
+        (void)socket.close(ignored);
       } else {
-        std::make_shared<Session>(std::move(socket), *this)->start();
+        ++open;
+        std::make_shared<Session>(std::move(socket), *this, remote, std::move(client))->start();
       }
     }
     accept(acceptor);

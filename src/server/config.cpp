@@ -147,7 +147,15 @@ void read_section(const toml::table& table, const std::string& prefix, RawSettin
       raw.rate_limit_table_size = get_integer(node, key);
     else if (key == "rate_limit.allow")
       raw.rate_limit_allow = get_strings(node, key);
-    else if ((key == "store" || key == "tcp" || key == "rate_limit") && node.is_table())
+    else if (key == "http.max_connections")
+      raw.http_max_connections = get_integer(node, key);
+    else if (key == "http.max_connections_per_client")
+      raw.http_max_connections_per_client = get_integer(node, key);
+    else if (key == "http.tests_per_second")
+      raw.http_create_rate = get_integer(node, key);
+    else if (key == "http.tests_burst")
+      raw.http_create_burst = get_integer(node, key);
+    else if ((key == "store" || key == "tcp" || key == "rate_limit" || key == "http") && node.is_table())
       read_section(*node.as_table(), key + ".", raw);
     else if (key == "nameserver" && node.is_array()) {
       raw.nameserver.clear();
@@ -180,9 +188,13 @@ RawSettings read_config_file(const std::string& path) {
   if (!file) throw ConfigError("config: cannot read '" + path + "'");
   std::stringstream text;
   text << file.rdbuf();
+  return read_config_text(text.str(), path);
+}
+
+RawSettings read_config_text(std::string_view text, const std::string& path) {
   toml::table table;
   try {
-    table = toml::parse(text.str(), path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& at = e.source().begin;
     throw ConfigError("config: " + path + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " +
@@ -227,6 +239,10 @@ RawSettings merge(RawSettings base, const RawSettings& over) {
   take_list(base.country_db, over.country_db);
   take_list(base.resolver_operators, over.resolver_operators);
   take(base.reverse_dns, over.reverse_dns);
+  take(base.http_max_connections, over.http_max_connections);
+  take(base.http_max_connections_per_client, over.http_max_connections_per_client);
+  take(base.http_create_rate, over.http_create_rate);
+  take(base.http_create_burst, over.http_create_burst);
   take(base.rate_limit_mode, over.rate_limit_mode);
   take(base.rate_limit_test, over.rate_limit_test);
   take(base.rate_limit_answer, over.rate_limit_answer);
@@ -428,6 +444,15 @@ ServerConfig resolve(const RawSettings& raw) {
     config.http_listen.push_back(*address);
   }
   config.web_root = raw.web_root.value_or("");
+  config.http_max_connections =
+      static_cast<size_t>(in_range(raw.http_max_connections, 4096, 1, 1'000'000, "http.max_connections"));
+  config.http_max_connections_per_client = static_cast<size_t>(
+      in_range(raw.http_max_connections_per_client, 32, 1, static_cast<int64_t>(config.http_max_connections),
+               "http.max_connections_per_client"));
+  config.http_create_rate =
+      static_cast<uint32_t>(in_range(raw.http_create_rate, 2, 0, 100'000, "http.tests_per_second"));
+  config.http_create_burst =
+      static_cast<uint32_t>(in_range(raw.http_create_burst, 30, 1, 1'000'000, "http.tests_burst"));
   config.enrichment = {raw.asn_db, raw.country_db, raw.resolver_operators, raw.reverse_dns.value_or(true)};
   return config;
 }

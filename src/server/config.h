@@ -50,6 +50,8 @@ struct RawSettings {
   std::vector<std::string> country_db;
   std::vector<std::string> resolver_operators;
   std::optional<bool> reverse_dns;
+  // [http]
+  std::optional<int64_t> http_max_connections, http_max_connections_per_client, http_create_rate, http_create_burst;
   // [rate_limit]
   std::optional<std::string> rate_limit_mode;  // on, off, log-only
   std::optional<int64_t> rate_limit_test, rate_limit_answer, rate_limit_nxdomain, rate_limit_error;
@@ -74,11 +76,17 @@ struct ServerConfig {
   // shared store), or both.
   std::vector<net::SocketAddress> http_listen;  // empty: no HTTP server
   std::string web_root;
+  size_t http_max_connections = 4096;
+  size_t http_max_connections_per_client = 32;
+  uint32_t http_create_rate = 2;  // tests a second per client; 0: unlimited
+  uint32_t http_create_burst = 30;
   enrich::EnrichmentSources enrichment;
 };
 
 // Reads a TOML file into settings. Unknown keys are errors (a typo must not pass silently).
 [[nodiscard]] RawSettings read_config_file(const std::string& path);
+// The same from TOML text; `name` stands for the file in messages.
+[[nodiscard]] RawSettings read_config_text(std::string_view text, const std::string& name);
 // `over` wins where it sets something.
 [[nodiscard]] RawSettings merge(RawSettings base, const RawSettings& over);
 // Validates everything and reads the secret file.

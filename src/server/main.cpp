@@ -1,5 +1,6 @@
 // dnsleakd: parse the command line, run the server until SIGTERM/SIGINT, clean up.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <ctime>
@@ -11,6 +12,7 @@
 #include "enrich/enricher.h"
 #include "http/api.h"
 #include "http/http_server.h"
+#include "net/random.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/privileges.h"
@@ -88,6 +90,15 @@ int serve(const server::ServerConfig& config) {
   sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Connections are capped by the configuration, not by the soft descriptor limit (often 1024):
+  // raise it to the hard limit. Failing leaves the soft limit, which the caps then meet earlier.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
+      std::fprintf(stderr, "dnsleakd: cannot raise the descriptor limit to %llu; connections may be refused earlier\n",
+                   static_cast<unsigned long long>(files.rlim_max));
+    }
+  }
   const testname::TokenAuthority tokens(config.secret, config.zone.token_max_age_seconds);
   const auth::CookieAuthority cookies(config.secret);
   const auth::Responder responder(config.zone, tokens, &cookies);
@@ -119,6 +130,8 @@ int serve(const server::ServerConfig& config) {
   if (!config.http_listen.empty()) {
     http::HttpServerOptions http_options;
     http_options.listen = config.http_listen;
+    http_options.max_connections = config.http_max_connections;
+    http_options.max_connections_per_client = config.http_max_connections_per_client;
     Result<std::unique_ptr<http::HttpServer>> made_http = http::HttpServer::create(http_options);
     if (!made_http) return startup_error(made_http.error());
     http_server = std::move(*made_http);
@@ -148,6 +161,11 @@ int serve(const server::ServerConfig& config) {
     http::ApiConfig api_config;
     api_config.zone = config.zone.apex;
     api_config.web_root = config.web_root.empty() ? DNSLEAK_DEFAULT_WEB_ROOT : config.web_root;
+    api_config.create_rate = config.http_create_rate;
+    api_config.create_burst = config.http_create_burst;
+    if (Result<void> seeded = net::system_random().fill(api_config.client_seed); !seeded) {
+      return startup_error(seeded.error());
+    }
     api = std::make_unique<http::Api>(api_config, tokens, observation_store, *enricher, [&]() {
       return server::prometheus_text(counters(), observation_store.stats(), sinks, &http_server->stats());
     });

@@ -84,6 +84,11 @@ std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreSt
     sample(out, "dnsleak_http_refused_total", "what=\"connection\"", http->connections_refused);
     sample(out, "dnsleak_http_refused_total", "what=\"stream\"", http->streams_refused);
     sample(out, "dnsleak_http_refused_total", "what=\"store_read\"", http->store_reads_refused);
+    sample(out, "dnsleak_http_refused_total", "what=\"connection_per_client\"", http->connections_refused_per_client);
+    sample(out, "dnsleak_http_refused_total", "what=\"test_creation\"", http->rate_limited);
+    single(out, "dnsleak_http_lingering_closes_total", "counter",
+           "Early errors (413, 431, 414, 400) delivered, then the rest of the request read and dropped.",
+           http->lingering_closes);
     metric(out, "dnsleak_http_open", "gauge", "Open HTTP connections and event streams.");
     sample(out, "dnsleak_http_open", "what=\"connection\"", http->connections_open);
     sample(out, "dnsleak_http_open", "what=\"stream\"", http->streams_open);

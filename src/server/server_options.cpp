@@ -71,6 +71,13 @@ Command parse_command_line(int argc, char** argv) {
   add_int(app, "--negative-ttl", flags.negative_ttl, "SOA minimum: how long NXDOMAIN/NODATA is cached [default: 60]");
   app.add_option("--http-listen", flags.http_listen,
                  "ADDR:PORT for the HTTP API, the page and the HTTP probes, repeatable [default: none]");
+  add_int(app, "--http-max-connections", flags.http_max_connections,
+          "open HTTP connections at most (an idle one costs a few KiB) [default: 4096]");
+  add_int(app, "--http-max-connections-per-client", flags.http_max_connections_per_client,
+          "open HTTP connections of one client (IPv4 address, IPv6 /64) at most [default: 32]");
+  add_int(app, "--http-tests-per-second", flags.http_create_rate,
+          "tests one client may create a second (then 429 with Retry-After); 0 = unlimited [default: 2]");
+  add_int(app, "--http-tests-burst", flags.http_create_burst, "tests one client may create at once [default: 30]");
   app.add_option_function<std::string>(
       "--web-root", [&](const std::string& v) { flags.web_root = v; },
       "directory of the page (index.html, app.js, style.css) [default: web/ of the source tree]");

@@ -7,6 +7,7 @@ stop by themselves. Processes are stopped by their PID.
 import json
 import os
 import re
+import resource
 import socket
 import struct
 import subprocess
@@ -258,6 +259,147 @@ class Floods(unittest.TestCase):
                   sent, FLOOD_SECONDS, sent / FLOOD_SECONDS, c["udp_queries"], c["rrl_limited"], c["rrl_slipped"],
                   c["rrl_dropped"], c["observations_over_cap"], hwm // 1024, len(plain), resolved_ms,
                   ", ".join("%s %.2f" % (k, v["amplification"]) for k, v in sorted(kinds.items()))), file=sys.stderr)
+
+
+class HttpAbuse(unittest.TestCase):
+    """Slow clients and oversized requests against the HTTP side."""
+
+    @classmethod
+    def setUpClass(cls):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+        cls.server = Dnsleakd(http=True)
+        cls.port = cls.server.http_port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def timed_get(self, path="/healthz"):
+        t0 = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        return status, (time.monotonic() - t0) * 1000
+
+    def raw(self, data, read_timeout=5):
+        """Sends `data` whole, in pieces as over a real link, before reading (as a client that does
+        not wait for an early answer), and returns the reply; a reset while sending is what
+        lingering close prevents."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=read_timeout)
+        try:
+            for at in range(0, len(data), 32768):
+                s.sendall(data[at:at + 32768])
+                time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            s.close()
+            return "sending failed: %s" % e
+        reply = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except ConnectionResetError:
+            return "reset after %r" % reply[:40]
+        finally:
+            s.close()
+        return reply.decode(errors="replace")
+
+    def test_a_thousand_slow_connections_hold_only_their_share(self):
+        slow = []
+        refused = 0
+        for i in range(1000):  # 50 from each of 20 addresses
+            s = socket.socket()
+            s.setblocking(False)
+            s.bind(("127.0.70.%d" % (1 + i // 50), 0))
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            slow.append(s)
+        try:
+            time.sleep(0.5)
+            times = []
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:  # a byte every 100 ms on each: slowloris
+                for s in slow:
+                    try:
+                        s.send(b"G")
+                    except (BlockingIOError, OSError):
+                        pass
+                status, ms = self.timed_get()
+                self.assertEqual(status, 200)
+                times.append(ms)
+                time.sleep(0.1)
+            for s in slow:
+                try:
+                    if s.recv(1) == b"":
+                        refused += 1
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    refused += 1
+        finally:
+            for s in slow:
+                s.close()
+        m = self.metrics()
+        per_client = m['dnsleak_http_refused_total{what="connection_per_client"}']
+        # 32 held per address, the other 18 of each refused at once.
+        self.assertEqual(per_client, 20 * 18)
+        self.assertGreaterEqual(refused, 20 * 18)
+        self.assertLess(max(times), 250, "a normal client waited behind the slow ones: %s" % times)
+        print("http: 1000 slow connections from 20 addresses: %d refused at once (per-client share 32), a normal"
+              " request meanwhile took %.1f ms at most (%.1f median)" % (
+                  per_client, max(times), sorted(times)[len(times) // 2]), file=sys.stderr)
+
+    def metrics(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def test_early_errors_arrive_as_statuses_not_resets(self):
+        body = b"x" * (512 << 10)
+        reply = self.raw(b"POST /api/v1/tests HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        self.assertTrue(reply.startswith("HTTP/1.1 413"), reply[:80])
+        reply = self.raw(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20000 + b"\r\n\r\n")
+        self.assertTrue(reply.startswith("HTTP/1.1 431"), reply[:80])
+        reply = self.raw(b"GET /" + b"z" * 3000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(reply.startswith("HTTP/1.1 414"), reply[:80])
+        self.assertGreaterEqual(self.metrics()["dnsleak_http_lingering_closes_total"], 3)
+        with open("/proc/%d/status" % self.server.proc.pid) as f:
+            hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+        self.assertLess(hwm, 128 * 1024)
+
+    def test_test_creation_is_limited_per_client_with_retry_after(self):
+        statuses = []
+        retry = None
+        for _ in range(40):
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5, source_address=("127.0.71.1", 0))
+            conn.request("POST", "/api/v1/tests", body="{}")
+            r = conn.getresponse()
+            r.read()
+            statuses.append(r.status)
+            if r.status == 429:
+                retry = r.getheader("Retry-After")
+            conn.close()
+        self.assertEqual(statuses[:30], [201] * 30)  # the burst
+        self.assertIn(429, statuses[30:])
+        self.assertTrue(retry and int(retry) >= 1, retry)
+        # Another client is not affected.
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5, source_address=("127.0.71.2", 0))
+        conn.request("POST", "/api/v1/tests", body="{}")
+        self.assertEqual(conn.getresponse().status, 201)
+        conn.close()
 
 
 class Privileges(unittest.TestCase):

@@ -183,8 +183,10 @@ class HttpApi(unittest.TestCase):
         test = self.create()
         streams = []
         try:
-            for _ in range(64):
-                s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            for i in range(64):
+                # From four addresses: one client alone may not hold more than 32 connections.
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=5,
+                                             source_address=("127.0.%d.1" % (20 + i // 16), 0))
                 s.sendall(("GET /api/v1/tests/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % test["id"]).encode())
                 self.assertIn(b"200 OK", s.recv(4096))
                 streams.append(s)

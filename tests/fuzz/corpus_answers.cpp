@@ -31,7 +31,7 @@ std::string hex(std::span<const std::byte> bytes) {
 
 std::vector<std::string> answers(const std::filesystem::path& corpus) {
   const fuzzing::ResponderFixture fixture;
-  const auth::Responder responder(fixture.zone, fixture.tokens);
+  const auth::Responder responder(fixture.zone, fixture.tokens, &fixture.cookies);
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus)) {
     if (entry.is_regular_file()) files.push_back(entry.path());

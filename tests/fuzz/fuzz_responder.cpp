@@ -18,7 +18,7 @@ using fuzzing::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const fuzzing::ResponderFixture fixture;
-  static const auth::Responder responder(fixture.zone, fixture.tokens);
+  static const auth::Responder responder(fixture.zone, fixture.tokens, &fixture.cookies);
   static std::array<std::byte, 65535> out;
   const std::span<const std::byte> query(reinterpret_cast<const std::byte*>(data), size);
 
@@ -38,6 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     dns::Query parsed;
     const dns::QueryParseStatus status = dns::parse_query({copy.data(), r.length}, parsed);
     check(status != dns::QueryParseStatus::drop_too_short);
+    // The rate limiter's slip of this answer: truncated, empty, never larger than the query (the
+    // amplification a spoofed victim can get past the limit).
+    std::memcpy(copy.data(), out.data(), r.length);
+    const size_t slipped = auth::Responder::slip(copy, r, size);
+    if (slipped == 0) continue;  // not sent: it would have been larger than the query
+    check(slipped >= dns::kHeaderSize && slipped <= size);
+    check((std::to_integer<uint8_t>(copy[2]) & 0x02) != 0);
+    check(copy[6] == std::byte{0} && copy[7] == std::byte{0} && copy[8] == std::byte{0} && copy[9] == std::byte{0});
   }
   return 0;
 }

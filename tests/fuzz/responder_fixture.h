@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <span>
 
+#include "auth/cookies.h"
 #include "auth/responder.h"
 
 namespace dnsleak::fuzzing {
 
 struct ResponderFixture {
-  ResponderFixture() : tokens("fuzzing secret, not for production", UINT32_MAX) {
+  ResponderFixture()
+      : tokens("fuzzing secret, not for production", UINT32_MAX), cookies("fuzzing secret, not for production") {
     (void)zone.apex.from_text("leak.test");
     auth::NameServer ns;
     (void)ns.name.from_text("ns1.leak.test");
@@ -28,6 +30,7 @@ struct ResponderFixture {
   }
   auth::ZoneConfig zone;
   testname::TokenAuthority tokens;
+  auth::CookieAuthority cookies;  // server cookies made and checked as dnsleakd does
 };
 
 // Every input is asked three ways: UDP from IPv4, UDP from IPv6, TCP from IPv4.

@@ -314,7 +314,10 @@ class Lab:
                   "--answer-ttl", "1", "--negative-ttl", "1"]
         http = ["--http-listen", WEB4 + ":80", "--http-listen", "[%s]:80" % WEB6,
                 "--asn-db", os.path.join(LAB_DATA, "asn.csv"), "--country-db", os.path.join(LAB_DATA, "country.csv"),
-                "--resolver-operators", os.path.join(LAB_DATA, "resolver-operators.csv")]
+                "--resolver-operators", os.path.join(LAB_DATA, "resolver-operators.csv"),
+                # The lab plays scenario after scenario from one client address within seconds, far
+                # more tests than one user creates: test creation is not the limit under test here.
+                "--http-tests-burst", "1000", "--http-tests-per-second", "100"]
         if self.store == "memory":
             self.start("dnsleakd", "auth", DNSLEAKD, *common, "--dns-listen", AUTH4 + ":53",
                        "--dns-listen", "[%s]:53" % AUTH6, *http, "--observations-log", self.observation_log,

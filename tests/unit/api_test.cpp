@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstring>
 
@@ -279,6 +280,28 @@ TEST_F(ApiTest, EventStreamsOpenOnlyForLiveTests) {
   EXPECT_FALSE(api_->events_token("/api/v1/tests/" + id + "/events", clock_.now_ms + 3601 * 1000));
   // Asked without streaming (no event-stream Accept), the events path gives the results.
   EXPECT_EQ(request("GET", "/api/v1/tests/" + id + "/events").status, 200);
+}
+
+TEST_F(ApiTest, TestCreationIsLimitedPerClientWithRetryAfter) {
+  // The default: 2 a second, 30 at once, per IPv4 address or IPv6 /64.
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(request("POST", "/api/v1/tests").status, 201) << i;
+  const HttpResponse limited = request("POST", "/api/v1/tests");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(body_of(limited).at("error").at("code"), "too_many_tests");
+  EXPECT_NE(std::find(limited.headers.begin(), limited.headers.end(),
+                      std::pair<std::string, std::string>{"Retry-After", "1"}),
+            limited.headers.end());
+  // Another address, and the same /64 from another host, are told apart as they should be.
+  EXPECT_EQ(request("POST", "/api/v1/tests", "", "leak.test", "10.77.0.4").status, 201);
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(request("POST", "/api/v1/tests", "", "leak.test", "2001:db8:1:2::1").status, 201);
+  EXPECT_EQ(request("POST", "/api/v1/tests", "", "leak.test", "2001:db8:1:2::ffff").status, 429);
+  EXPECT_EQ(request("POST", "/api/v1/tests", "", "leak.test", "2001:db8:1:3::1").status, 201);
+  // Time refills the bucket: two a second.
+  clock_.now_ms += 1000;
+  EXPECT_EQ(request("POST", "/api/v1/tests").status, 201);
+  EXPECT_EQ(request("POST", "/api/v1/tests").status, 201);
+  EXPECT_EQ(request("POST", "/api/v1/tests").status, 429);
 }
 
 }  // namespace
