@@ -33,6 +33,8 @@ class Enricher {
     return reverse_->lookup(address);
   }
   [[nodiscard]] size_t asn_ranges() const noexcept { return asn_.size(); }
+  // PTR lookups refused at the queue's cap.
+  [[nodiscard]] uint64_t reverse_lookups_refused() const noexcept { return reverse_->queue_full(); }
 
  private:
   explicit Enricher(const EnrichmentSources& files);  // throws DataError

@@ -167,7 +167,11 @@ int serve(const server::ServerConfig& config) {
       return startup_error(seeded.error());
     }
     api = std::make_unique<http::Api>(api_config, tokens, observation_store, *enricher, [&]() {
-      return server::prometheus_text(counters(), observation_store.stats(), sinks, &http_server->stats());
+      server::CapStats caps;
+      caps.ptr_lookups_refused = enricher->reverse_lookups_refused();
+      if (service && service->rate_limiter() != nullptr)
+        caps.rate_limit_evictions = service->rate_limiter()->evictions();
+      return server::prometheus_text(counters(), observation_store.stats(), sinks, &http_server->stats(), caps);
     });
   }
 

@@ -30,8 +30,13 @@ void single(std::string& out, const char* name, const char* type, const char* he
 }  // namespace
 
 std::string prometheus_text(const auth::CounterTotals& dns, const store::StoreStats& store,
-                            const std::vector<store::ObservationSink*>& sinks, const http::HttpStats* http) {
+                            const std::vector<store::ObservationSink*>& sinks, const http::HttpStats* http,
+                            const CapStats& caps) {
   std::string out;
+  single(out, "dnsleak_rate_limit_evictions_total", "counter",
+         "Rate-limit buckets given up to new keys because the table was full.", caps.rate_limit_evictions);
+  single(out, "dnsleak_ptr_lookups_refused_total", "counter",
+         "Reverse-name lookups not queued because the queue was full.", caps.ptr_lookups_refused);
   metric(out, "dnsleak_dns_packets_total", "counter", "DNS packets by what became of them (drop_* were not answered).");
   for (size_t i = 0; i < auth::kOutcomeCount; ++i) {
     sample(out, "dnsleak_dns_packets_total",

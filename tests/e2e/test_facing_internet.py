@@ -375,7 +375,13 @@ class HttpAbuse(unittest.TestCase):
         self.assertTrue(reply.startswith("HTTP/1.1 431"), reply[:80])
         reply = self.raw(b"GET /" + b"z" * 3000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertTrue(reply.startswith("HTTP/1.1 414"), reply[:80])
-        self.assertGreaterEqual(self.metrics()["dnsleak_http_lingering_closes_total"], 3)
+        m = self.metrics()
+        self.assertGreaterEqual(m["dnsleak_http_lingering_closes_total"], 3)
+        # Every cap has its counter, hit or not.
+        for name in ("dnsleak_rate_limit_evictions_total", "dnsleak_ptr_lookups_refused_total",
+                     'dnsleak_http_refused_total{what="test_creation"}', 'dnsleak_dns_events_total{event="rrl_dropped"}',
+                     'dnsleak_dns_events_total{event="observations_over_cap"}'):
+            self.assertIn(name, m)
         with open("/proc/%d/status" % self.server.proc.pid) as f:
             hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
         self.assertLess(hwm, 128 * 1024)
