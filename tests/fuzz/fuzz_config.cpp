@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,7 @@ using fuzzing::check;
 const std::string& secret_path() {
   static const std::string path = [] {
     std::string p = "/tmp/dnsleak-fuzz-config-secret-" + std::to_string(::getpid());
+    std::atexit([] { (void)std::remove(("/tmp/dnsleak-fuzz-config-secret-" + std::to_string(::getpid())).c_str()); });
     if (FILE* f = std::fopen(p.c_str(), "w")) {
       std::fputs("a fuzzing secret of enough octets\n", f);
       std::fclose(f);

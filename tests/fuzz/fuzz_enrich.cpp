@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "enrich/ip_data.h"
@@ -22,7 +23,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const int kind = data[0] % 5;
   // The readers take paths and tell CSV from MMDB by the name's ending: one file per process.
-  static const std::string base = "/tmp/dnsleak-fuzz-enrich-" + std::to_string(::getpid());
+  static const std::string base = [] {
+    std::atexit([] {
+      const std::string b = "/tmp/dnsleak-fuzz-enrich-" + std::to_string(::getpid());
+      (void)std::remove((b + ".csv").c_str());
+      (void)std::remove((b + ".mmdb").c_str());
+    });
+    return "/tmp/dnsleak-fuzz-enrich-" + std::to_string(::getpid());
+  }();
   const std::string path = base + (kind >= 3 ? ".mmdb" : ".csv");
   if (FILE* f = std::fopen(path.c_str(), "wb")) {
     const bool written = size == 1 || std::fwrite(data + 1, 1, size - 1, f) == size - 1;
