@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/rate_limit.h"
 #include "auth/responder.h"
 #include "store/store.h"
 
@@ -62,6 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("--store", backend,
                  "memory, or redis://HOST:PORT: then record() is the enqueue the DNS path pays, the writer"
                  " draining on another thread");
+  bool rate_limit = false;
+  app.add_flag("--rate-limit", rate_limit,
+               "also account every answer with the rate limiter as dnsleakd does (limits of 10 million a second,"
+               " too high to trigger): its price, limit_ns");
   CLI11_PARSE(app, argc, argv);
   count -= count % kBatch;
 
@@ -91,6 +96,10 @@ int main(int argc, char** argv) {
   store::ObservationStore& store = **made;
   const auto queries = make_queries(tokens, count, now);
 
+  auth::RateLimitOptions limits;
+  limits.test_rate = limits.answer_rate = limits.nxdomain_rate = limits.error_rate = 10'000'000;
+  auth::RateLimiter limiter(limits, testname::SipKey{7});
+  std::vector<auth::ResponseResult> results(kBatch);
   std::vector<std::byte> receive(kBatch * kStride);
   std::vector<store::ResolverObservation> observations(kBatch);
   auth::QueryContext context;
@@ -99,8 +108,8 @@ int main(int argc, char** argv) {
   context.remote_port = 40000;
   context.now_ms = int64_t{now} * 1000;
   for (size_t round = 0; round < rounds; ++round) {
-    Clock::duration responding{}, recording{};
-    size_t answered = 0, observed_total = 0;
+    Clock::duration responding{}, recording{}, limiting{};
+    size_t answered = 0, observed_total = 0, limited = 0;
     for (size_t i = 0; i < count; i += kBatch) {
       // As recvmmsg leaves them: one query per buffer (not timed).
       for (size_t k = 0; k < kBatch; ++k)
@@ -109,14 +118,23 @@ int main(int argc, char** argv) {
       size_t observed = 0;
       for (size_t k = 0; k < kBatch; ++k) {
         // In place, over the query, as the UDP thread answers.
-        const auth::ResponseResult r = responder.respond({&receive[k * kStride], queries[i + k].size()}, context,
-                                                         {&receive[k * kStride], 4096}, observations[observed]);
+        const auth::ResponseResult r = results[k] =
+            responder.respond({&receive[k * kStride], queries[i + k].size()}, context, {&receive[k * kStride], 4096},
+                              observations[observed]);
         answered += r.length > 0 ? 1 : 0;
         observed += r.observed ? 1 : 0;
       }
       const auto responded = Clock::now();
+      if (rate_limit) {
+        for (size_t k = 0; k < kBatch; ++k) {
+          limited +=
+              limiter.account(context.remote, results[k].rate_class, results[k].rate_key, context.now_ms).limited;
+        }
+      }
+      const auto accounted = Clock::now();
       store.record({observations.data(), observed});
-      recording += Clock::now() - responded;
+      recording += Clock::now() - accounted;
+      limiting += accounted - responded;
       responding += responded - start;
       observed_total += observed;
     }
@@ -125,10 +143,10 @@ int main(int argc, char** argv) {
     };
     std::printf(
         "{\"round\":%zu,\"store\":\"%s\",\"queries\":%zu,\"answered\":%zu,\"observed\":%zu,\"respond_ns\":%.1f,"
-        "\"record_ns\":%.1f,\"lost_so_far\":%llu}\n",
+        "\"record_ns\":%.1f,\"limit_ns\":%.1f,\"lost_so_far\":%llu}\n",
         round, backend == "memory" ? "memory" : "redis", count, answered, observed_total, per_query(responding),
-        per_query(recording), static_cast<unsigned long long>(store.sink_stats().lost));
-    if (answered != count || observed_total != count) {
+        per_query(recording), per_query(limiting), static_cast<unsigned long long>(store.sink_stats().lost));
+    if (answered != count || observed_total != count || limited != 0) {
       std::fprintf(stderr, "dnsleak-packet-path: not every query was answered and recorded\n");
       return 1;
     }
