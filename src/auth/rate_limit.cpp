@@ -35,8 +35,13 @@ uint32_t RateLimitOptions::rate(RateClass c) const noexcept {
   return 0;
 }
 
+uint64_t RateLimiter::next_id() noexcept {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 RateLimiter::RateLimiter(RateLimitOptions options, const testname::SipKey& seed)
-    : options_(std::move(options)), seed_(seed), buckets_(options_.table_size) {
+    : options_(std::move(options)), seed_(seed), buckets_(options_.table_size), id_(next_id()) {
   if (options_.burst_seconds == 0) options_.burst_seconds = 1;
 }
 
@@ -83,17 +88,17 @@ bool RateLimiter::take(const net::Prefix& prefix, uint8_t family, RateClass c, u
   std::memcpy(input + 18, &key, 8);
   // Answers come in runs from one resolver: the key hashed last by this thread is kept.
   struct LastKey {
-    const RateLimiter* limiter = nullptr;
+    uint64_t limiter = 0;  // the limiter's id: an address may be reused by another limiter
     uint8_t bytes[26] = {};
     uint64_t hash = 0;
   };
   thread_local LastKey last;
   uint64_t hash;
-  if (last.limiter == this && std::memcmp(last.bytes, input, sizeof input) == 0) {
+  if (last.limiter == id_ && std::memcmp(last.bytes, input, sizeof input) == 0) {
     hash = last.hash;
   } else {
     hash = testname::siphash24(seed_, input);
-    last.limiter = this;
+    last.limiter = id_;
     std::memcpy(last.bytes, input, sizeof input);
     last.hash = hash;
   }

@@ -100,6 +100,8 @@ class RateLimiter {
   RateLimitOptions options_;
   testname::SipKey seed_;
   net::TokenBuckets buckets_;
+  uint64_t id_;  // tells limiters apart in the per-thread cache of the last key hashed
+  [[nodiscard]] static uint64_t next_id() noexcept;
 };
 
 }  // namespace dnsleak::auth

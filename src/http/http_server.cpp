@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -75,7 +76,9 @@ struct HttpServer::Impl {
 
   explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
-  // Open connections per client (single-threaded: only the event loop touches it).
+  // Open connections per client. The event loop adds to it; a session's last reference may die on
+  // a store-read thread, so removals take the lock too.
+  std::mutex per_client_mutex;
   std::unordered_map<std::string, size_t> per_client;
   static std::string client_key(const net::IpAddress& a) {
     const net::IpAddress p = net::prefix_of(a, a.family == 6 ? 64 : 32);
@@ -113,6 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session() {
     --server_.stats.connections_open;
     if (streaming_) --server_.stats.streams_open;
+    const std::lock_guard lock(server_.per_client_mutex);
     if (auto it = server_.per_client.find(client_); it != server_.per_client.end() && --it->second == 0) {
       server_.per_client.erase(it);
     }
@@ -397,18 +401,22 @@ void HttpServer::Impl::accept(tcp::acceptor& acceptor) {
       beast::error_code peer_error;
       const net::IpAddress remote = to_ip(socket.remote_endpoint(peer_error));
       std::string client = client_key(remote);
-      size_t& open = per_client[client];
+      bool per_client_full = false;
+      if (stats.connections_open < options.max_connections && !peer_error) {
+        const std::lock_guard lock(per_client_mutex);
+        size_t& open = per_client[client];
+        per_client_full = open >= options.max_connections_per_client;
+        if (!per_client_full) ++open;
+      }
       if (stats.connections_open >= options.max_connections || peer_error) {
         ++stats.connections_refused;
-        if (open == 0) per_client.erase(client);
         beast::error_code ignored;
         (void)socket.close(ignored);  // refused and counted; a failed close leaves nothing to do
-      } else if (open >= options.max_connections_per_client) {
+      } else if (per_client_full) {
         ++stats.connections_refused_per_client;
         beast::error_code ignored;
         (void)socket.close(ignored);
       } else {
-        ++open;
         std::make_shared<Session>(std::move(socket), *this, remote, std::move(client))->start();
       }
     }
