@@ -249,7 +249,7 @@ size_t DnsService::limit(const ResponseResult& r, const QueryContext& context, s
     counters.add(Event::rrl_exempt_cookie);
     return r.length;
   }
-  if (!limiter_->options().allow.empty() && limiter_->allowed(context.remote)) {
+  if (limiter_->allowed(context.remote)) {
     counters.add(Event::rrl_exempt_allowed);
     return r.length;
   }

@@ -542,9 +542,7 @@ ResponseResult Responder::respond(std::span<const std::byte> packet, const Query
   ServerCookie server_cookie;
   const ServerCookie* cookie_out = nullptr;
   if (with_opt && q.edns.has_cookie) {
-    const auto client = std::span<const uint8_t, kClientCookieSize>(q.edns.client_cookie.data(), kClientCookieSize);
-    ClientCookie client_cookie;
-    std::memcpy(client_cookie.data(), client.data(), kClientCookieSize);
+    const ClientCookie& client_cookie = q.edns.client_cookie;  // the parser's 8 octets, as they are
     const uint32_t now_s = static_cast<uint32_t>(context.now_ms / 1000);
     result.cookie = CookieState::client_only;
     if (cookies_ != nullptr) {
