@@ -47,12 +47,31 @@ function renderResults(results) {
   verdict.className = "verdict " + outcome;
   verdict.textContent = outcome === "leak" ? "DNS leak found" : outcome === "no_leak" ? "No DNS leak found" : "Could not tell";
   verdict.dataset.outcome = outcome;
+  verdict.dataset.certainty = results.verdict.certainty || "";
+  if (results.verdict.certainty === "unknown" && outcome !== "inconclusive") verdict.textContent += " (not certain)";
   const findings = $("findings");
   findings.replaceChildren();
   for (const f of results.verdict.findings) {
     const item = document.createElement("li");
     item.className = f.severity;
+    item.dataset.code = f.code;
     item.textContent = f.reason;
+    // What to do, under each finding; commands in backquotes are shown as code.
+    if (f.fix) {
+      const fix = document.createElement("p");
+      fix.className = "fix";
+      fix.append("What to do: ");
+      f.fix.split("`").forEach((part, i) => {
+        if (i % 2 === 1) {
+          const code = document.createElement("code");
+          code.textContent = part;
+          fix.append(code);
+        } else {
+          fix.append(part);
+        }
+      });
+      item.appendChild(fix);
+    }
     findings.appendChild(item);
   }
   $("verdict-section").hidden = false;

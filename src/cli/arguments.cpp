@@ -16,8 +16,9 @@ namespace dnsleak::cli {
 namespace {
 
 constexpr const char* kExitCodes =
-    "Exit codes: 0 no leak, 1 leak found, 2 could not tell (e.g. no resolver reached the server),\n"
-    "3 the server could not be used (unreachable, errors, garbage), 64 usage or configuration error.";
+    "Exit codes: 0 no leak, 1 leak found (test), a leak risk (inspect) or DNS seen leaving (watch),\n"
+    "2 could not tell (e.g. no resolver reached the server), 3 the server or a recording could not be\n"
+    "used, 4 a capability is missing (watch needs CAP_NET_RAW), 64 usage or configuration error.";
 
 std::string config_dir() {
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/dnsleak";
@@ -95,14 +96,59 @@ Action parse_arguments(int argc, const char* const* argv) {
       ->default_str(baseline_file);
   test->add_option("--baseline", baseline_file, "the baseline file to compare with [default: " + baseline_file + "]");
   test->add_flag("--no-baseline", no_baseline, "do not compare with a saved baseline");
+  bool no_local = false;
+  test->add_flag("--no-local", no_local,
+                 "judge by the server alone: do not read this machine's routes, nor capture (as root) the\n"
+                 "test's names leaving outside the tunnel");
   auto* json_flag = test->add_flag("--json", json, "print the report as JSON (a stable schema; see the README)");
   test->add_flag("--quiet,-q", quiet, "print nothing; the exit code says it all")->excludes(json_flag);
+
+  CLI::App* inspect = app.add_subcommand(
+      "inspect",
+      "Judge this machine's DNS setup without sending anything: the resolvers configured, the interface\n"
+      "the kernel routes each through, tunnels, IPv6 outside the tunnel, search domains, multicast DNS.\n"
+      "Every risk comes with its fix. Needs no privilege.");
+  InspectAction inspect_action;
+  bool inspect_json = false, inspect_quiet = false;
+  auto* inspect_json_flag = inspect->add_flag("--json", inspect_json, "print the report as JSON");
+  inspect->add_flag("--quiet,-q", inspect_quiet, "print nothing; the exit code says it all")
+      ->excludes(inspect_json_flag);
+  inspect->add_option("--record", inspect_action.record_to,
+                      "also save the raw inputs read (files, netlink replies) into DIR, for a bug report");
+  inspect->add_option("--replay", inspect_action.replay_from,
+                      "judge a directory saved with --record instead of this machine");
+
+  CLI::App* watch = app.add_subcommand(
+      "watch",
+      "Show the DNS that leaves this machine outside the tunnel, live: UDP and TCP 53 decoded (name,\n"
+      "type, source -> destination), DNS over TLS (853), mDNS (5353) and LLMNR (5355). Captures on\n"
+      "every interface that is up and not a tunnel, or those named. Needs CAP_NET_RAW (root).\n"
+      "  dnsleak watch -- getent ahosts example.com    watch for the lifetime of a command");
+  WatchAction watch_action;
+  bool watch_json = false;
+  watch->add_option("--interface,-i", watch_action.interfaces, "capture on this interface (repeatable)");
+  watch->add_option("--duration", watch_action.duration_s, "stop after this many seconds [default: until Ctrl-C]")
+      ->check(CLI::Range(0.1, 86400.0));
+  watch->add_flag("--json", watch_json, "one JSON object per packet");
+  watch->add_option("command", watch_action.command, "a command to run; the watch ends when it does (after --)");
+  watch->positionals_at_end();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return ExitAction{code == 0 ? 0 : kUsage};
+  }
+  if (app.got_subcommand(inspect)) {
+    inspect_action.output = inspect_json ? OutputMode::json : inspect_quiet ? OutputMode::quiet : OutputMode::table;
+    if (!inspect_action.record_to.empty() && !inspect_action.replay_from.empty()) {
+      return usage_error("--record and --replay exclude each other");
+    }
+    return inspect_action;
+  }
+  if (app.got_subcommand(watch)) {
+    watch_action.output = watch_json ? OutputMode::json : OutputMode::table;
+    return watch_action;
   }
   const OutputMode output = json ? OutputMode::json : quiet ? OutputMode::quiet : OutputMode::table;
 
@@ -154,6 +200,7 @@ Action parse_arguments(int argc, const char* const* argv) {
     if (!baseline) return usage_error(baseline.error().message);
     options.baseline = std::move(*baseline);
   }
+  action.local = !no_local;
   action.options = std::move(options);
   return action;
 }

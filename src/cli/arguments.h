@@ -9,13 +9,13 @@
 #include <variant>
 #include <vector>
 
+#include "cli/host_commands.h"
 #include "cli/leak_test.h"
+#include "cli/output_mode.h"
 #include "probe/echo_names.h"
 #include "verdict/verdict.h"
 
 namespace dnsleak::cli {
-
-enum class OutputMode : uint8_t { table, json, quiet };
 
 // Nothing to run: --help, --version, or a usage error already explained on stderr.
 struct ExitAction {
@@ -27,6 +27,7 @@ struct LeakTestAction {
   LeakTestOptions options;  // baseline and expectations already loaded
   OutputMode output = OutputMode::table;
   std::optional<std::string> save_baseline_to;  // --save-baseline: write what was seen here
+  bool local = true;                            // gather this machine's evidence (--no-local: not)
 };
 
 // `dnsleak test --public`: the resolver echo names.
@@ -37,7 +38,7 @@ struct PublicTestAction {
   OutputMode output = OutputMode::table;
 };
 
-using Action = std::variant<ExitAction, LeakTestAction, PublicTestAction>;
+using Action = std::variant<ExitAction, LeakTestAction, PublicTestAction, InspectAction, WatchAction>;
 
 // Parses argv. Help, version and usage errors are printed here (stdout for help, stderr for
 // errors), and come back as an ExitAction.

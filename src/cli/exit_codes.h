@@ -8,7 +8,14 @@
 
 namespace dnsleak::cli {
 
-enum ExitCode : uint8_t { kNoLeak = 0, kLeak = 1, kInconclusive = 2, kServerError = 3, kUsage = 64 };
+enum ExitCode : uint8_t {
+  kNoLeak = 0,
+  kLeak = 1,
+  kInconclusive = 2,
+  kServerError = 3,
+  kNoPrivilege = 4,  // a capability the command cannot do without (watch: CAP_NET_RAW)
+  kUsage = 64
+};
 
 [[nodiscard]] constexpr int exit_code_for(verdict::Outcome outcome) noexcept {
   switch (outcome) {

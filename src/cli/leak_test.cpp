@@ -119,7 +119,8 @@ verdict::Evidence evidence_from_results(const json::value& results) {
   return e;
 }
 
-LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& http, probe::NameResolver& resolver) {
+LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& http, probe::NameResolver& resolver,
+                             LocalObserver* local) {
   const auto started = Clock::now();
   const auto deadline = started + std::chrono::milliseconds(options.timeout_ms);
   auto left_ms = [&] {
@@ -186,6 +187,10 @@ LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& 
     if (!parsed.from_text(name) || parsed.label_count() == 0) continue;
     if (const auto label = testname::split_test_label(parsed.label(0))) probe_of[name] = label->probe.view();
   }
+  if (local != nullptr) {
+    progress("reading this machine's routes…");
+    local->start();
+  }
   progress("looking up the test names…");
   report.lookups = resolver.resolve_all(names, options.family, std::min<long>(left_ms(), options.timeout_ms));
 
@@ -236,6 +241,7 @@ LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& 
     }
   }
   events->stop();
+  if (local != nullptr) report.local = local->finish(names);
 
   progress("reading the results…");
   const probe::HttpReply results =
@@ -250,6 +256,7 @@ LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& 
   verdict::Evidence evidence = evidence_from_results(report.results);
   evidence.expected = options.expected;
   evidence.baseline = options.baseline;
+  evidence.local = report.local;
   report.verdict = verdict::judge(evidence);
   report.duration_ms = since_ms(started);
   return report;

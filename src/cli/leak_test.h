@@ -1,6 +1,7 @@
 // `dnsleak test`: one leak test against a dnsleakd, from creating it to the verdict. It reaches
-// the network only through probe::HttpClient and probe::NameResolver, so unit tests drive it with
-// fakes (tests/unit/leak_test_test.cpp) and the lab with the real ones.
+// the network only through probe::HttpClient and probe::NameResolver, and the machine through a
+// LocalObserver, so unit tests drive it with fakes (tests/unit/leak_test_test.cpp) and the lab
+// with the real ones.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "cli/exit_codes.h"
+#include "cli/local_evidence.h"
 #include "probe/http_client.h"
 #include "probe/lookups.h"
 #include "verdict/verdict.h"
@@ -38,14 +40,16 @@ struct LeakTestReport {
   std::string test_id;
   std::vector<probe::LookupResult> lookups;
   ProbeOutcome probe4, probe6;
-  boost::json::value results;  // the server's results (resolvers, egress), as received
-  verdict::Verdict verdict;    // judged here with the user's expectations and baseline
+  boost::json::value results;    // the server's results (resolvers, egress), as received
+  verdict::LocalEvidence local;  // what this machine showed (gathered = false with --no-local)
+  verdict::Verdict verdict;      // judged here with the user's expectations and baseline
   long duration_ms = 0;
   [[nodiscard]] int exit_code() const noexcept;
 };
 
+// `local`, when given, is started before the lookups and finished before the verdict.
 [[nodiscard]] LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& http,
-                                           probe::NameResolver& resolver);
+                                           probe::NameResolver& resolver, LocalObserver* local = nullptr);
 
 // The evidence in a results document (resolvers and egress with their networks).
 [[nodiscard]] verdict::Evidence evidence_from_results(const boost::json::value& results);

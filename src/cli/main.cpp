@@ -10,7 +10,9 @@
 #include <variant>
 
 #include "cli/arguments.h"
+#include "cli/host_commands.h"
 #include "cli/leak_test.h"
+#include "cli/local_evidence.h"
 #include "cli/public_test.h"
 #include "cli/report_output.h"
 
@@ -33,10 +35,14 @@ int run(const cli::PublicTestAction& action) {
   return report.exit_code();
 }
 
+int run(const cli::InspectAction& action) { return cli::run_inspect(action); }
+int run(const cli::WatchAction& action) { return cli::run_watch(action); }
+
 int run(const cli::LeakTestAction& action) {
   probe::CurlHttpClient http;
   probe::SystemResolver resolver;
-  const cli::LeakTestReport report = cli::run_leak_test(action.options, http, resolver);
+  const std::unique_ptr<cli::LocalObserver> local = action.local ? cli::live_local_observer() : nullptr;
+  const cli::LeakTestReport report = cli::run_leak_test(action.options, http, resolver, local.get());
   if (action.save_baseline_to && report.error.empty()) {
     if (const Result<void> saved = cli::save_baseline(*action.save_baseline_to, report); !saved) {
       std::fprintf(stderr, "dnsleak: %s\n", saved.error().message.c_str());

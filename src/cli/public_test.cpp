@@ -40,8 +40,9 @@ PublicTestReport run_public_test(const std::vector<probe::EchoName>& names, cons
     }
   }
   report.verdict = verdict::judge(evidence);
-  report.verdict.findings.insert(report.verdict.findings.begin(),
-                                 verdict::Finding{verdict::Severity::info, "public_mode_limits", kLimits});
+  report.verdict.findings.insert(
+      report.verdict.findings.begin(),
+      verdict::Finding{verdict::Severity::info, "public_mode_limits", kLimits, verdict::Certainty::unknown, ""});
   report.duration_ms = static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
   return report;

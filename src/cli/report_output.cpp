@@ -12,6 +12,17 @@ namespace dnsleak::cli {
 namespace json = boost::json;
 namespace {
 
+std::string path_text(const verdict::LocalResolver& x) {
+  switch (x.path) {
+    case verdict::ResolverPath::tunnel: return "through the tunnel (" + x.interface + ")";
+    case verdict::ResolverPath::outside: return "OUTSIDE the tunnel, over " + x.interface;
+    case verdict::ResolverPath::loopback: return "on this machine (a local forwarder)";
+    case verdict::ResolverPath::unreachable: return "unreachable";
+    case verdict::ResolverPath::unknown: break;
+  }
+  return "route unknown";
+}
+
 std::string text_of(const json::value& v, const char* key) {
   if (!v.is_object()) return "";
   const auto* x = v.as_object().if_contains(key);
@@ -90,15 +101,64 @@ std::string render_table(const LeakTestReport& r, bool colour) {
   const char* code = r.verdict.outcome == verdict::Outcome::leak      ? "1;31"
                      : r.verdict.outcome == verdict::Outcome::no_leak ? "1;32"
                                                                       : "1;33";
-  out << "\nVerdict: " << paint(code, headline(r.verdict.outcome)) << "\n";
-  for (const verdict::Finding& f : r.verdict.findings) {
+  if (r.local.gathered) {
+    out << "\nThis machine:\n";
+    std::string tunnels;
+    for (const std::string& t : r.local.tunnels) tunnels += (tunnels.empty() ? "" : ", ") + t;
+    out << "  tunnel: " << (tunnels.empty() ? "none found" : tunnels) << "\n";
+    for (const verdict::LocalResolver& x : r.local.resolvers) {
+      out << "  resolver " << x.address.to_string() << (x.stub_upstream ? " (behind the local stub)" : "") << ": "
+          << path_text(x) << "\n";
+    }
+    if (r.local.captured) {
+      std::string where;
+      for (const std::string& i : r.local.capture_interfaces) where += (where.empty() ? "" : ", ") + i;
+      out << "  captured on " << where << ": " << r.local.leaks.size() << " test name(s) seen leaving\n";
+    }
+  }
+  out << "\nVerdict: " << paint(code, headline(r.verdict.outcome)) << " (" << verdict::to_string(r.verdict.certainty)
+      << ")\n";
+  out << findings_text(r.verdict.findings, colour);
+  return out.str();
+}
+
+std::string findings_text(const std::vector<verdict::Finding>& findings, bool colour) {
+  auto paint = [colour](const char* code, const std::string& text) {
+    return colour ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
+  };
+  std::ostringstream out;
+  for (const verdict::Finding& f : findings) {
     out << "  - "
         << (f.severity == verdict::Severity::info ? ""
                                                   : paint(f.severity == verdict::Severity::leak ? "31" : "33",
                                                           std::string("[") + verdict::to_string(f.severity) + "] "))
-        << f.reason << "\n";
+        << f.reason;
+    if (f.certainty != verdict::Certainty::likely) out << " (" << verdict::to_string(f.certainty) << ")";
+    out << "\n";
+    if (!f.fix.empty()) out << "    fix: " << f.fix << "\n";
   }
   return out.str();
+}
+
+json::object local_json(const verdict::LocalEvidence& local) {
+  json::array resolvers;
+  for (const verdict::LocalResolver& x : local.resolvers) {
+    resolvers.push_back(json::object{{"address", x.address.to_string()},
+                                     {"path", verdict::to_string(x.path)},
+                                     {"interface", x.interface},
+                                     {"stub_upstream", x.stub_upstream}});
+  }
+  json::array leaks;
+  for (const verdict::LocalLeak& l : local.leaks) {
+    leaks.push_back(
+        json::object{{"name", l.name}, {"interface", l.interface}, {"destination", l.destination.to_string()}});
+  }
+  return json::object{{"tunnels", json::value_from(local.tunnels)},
+                      {"resolvers", std::move(resolvers)},
+                      {"captured", local.captured},
+                      {"capture_interfaces", json::value_from(local.capture_interfaces)},
+                      {"leaks", std::move(leaks)},
+                      {"unchecked", json::value_from(local.unchecked)}};
 }
 
 json::object report_json(const LeakTestReport& r) {
@@ -115,6 +175,7 @@ json::object report_json(const LeakTestReport& r) {
   o["verdict"] = verdict::verdict_json(r.verdict);
   o["resolvers"] = array_of(r.results, "resolvers");
   o["egress"] = array_of(r.results, "egress");
+  o["local"] = r.local.gathered ? json::value(local_json(r.local)) : json::value(nullptr);
   json::array lookups;
   for (const auto& l : r.lookups) {
     lookups.push_back(json::object{{"name", l.name},
@@ -189,7 +250,7 @@ std::string render_public_table(const PublicTestReport& r, bool colour) {
     out << "\n";
   }
   out << "\nVerdict: " << (colour ? "\033[1m" : "") << headline(r.verdict.outcome) << (colour ? "\033[0m" : "") << "\n";
-  for (const verdict::Finding& f : r.verdict.findings) out << "  - " << f.reason << "\n";
+  out << findings_text(r.verdict.findings, colour);
   return out.str();
 }
 

@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cli/leak_test.h"
 #include "cli/public_test.h"
@@ -17,6 +18,9 @@ namespace dnsleak::cli {
 [[nodiscard]] const char* headline(verdict::Outcome outcome) noexcept;
 
 [[nodiscard]] std::string render_table(const LeakTestReport& report, bool colour);
+// Findings as the tables list them: severity, reason, certainty where it is not "likely", the fix.
+[[nodiscard]] std::string findings_text(const std::vector<verdict::Finding>& findings, bool colour);
+[[nodiscard]] boost::json::object local_json(const verdict::LocalEvidence& local);
 [[nodiscard]] boost::json::object report_json(const LeakTestReport& report);
 [[nodiscard]] std::string render_public_table(const PublicTestReport& report, bool colour);
 [[nodiscard]] boost::json::object public_report_json(const PublicTestReport& report);

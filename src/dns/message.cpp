@@ -1,5 +1,6 @@
 #include "dns/message.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace dnsleak::dns {
@@ -111,6 +112,25 @@ QueryParseStatus parse_query(std::span<const std::byte> packet, Query& out) noex
     if (!parse_opt_rdata(rdata, out.edns)) return QueryParseStatus::format_error;
   }
   return QueryParseStatus::ok;
+}
+
+std::string_view qtype_name(uint16_t qtype, std::span<char, 12> scratch) noexcept {
+  switch (qtype) {
+    case rr_type::A: return "A";
+    case rr_type::NS: return "NS";
+    case rr_type::CNAME: return "CNAME";
+    case rr_type::SOA: return "SOA";
+    case 15: return "MX";
+    case rr_type::TXT: return "TXT";
+    case rr_type::AAAA: return "AAAA";
+    case rr_type::DS: return "DS";
+    case 64: return "SVCB";
+    case 65: return "HTTPS";
+    case rr_type::ANY: return "ANY";
+    default: break;
+  }
+  const int n = std::snprintf(scratch.data(), scratch.size(), "TYPE%u", static_cast<unsigned>(qtype));
+  return {scratch.data(), static_cast<size_t>(n)};
 }
 
 }  // namespace dnsleak::dns

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "dns/name.h"
 
@@ -117,5 +118,8 @@ enum class QueryParseStatus : uint8_t {
 // records and reads the additional section for one OPT record (ECS and cookie options parsed,
 // unknown options skipped). Never reads outside `packet`.
 [[nodiscard]] QueryParseStatus parse_query(std::span<const std::byte> packet, Query& out) noexcept;
+
+// The name of a query type as dig prints it ("A", "AAAA", "TYPE65").
+[[nodiscard]] std::string_view qtype_name(uint16_t qtype, std::span<char, 12> scratch) noexcept;
 
 }  // namespace dnsleak::dns

@@ -55,7 +55,7 @@ json::object observation_json(const store::ResolverObservation& o) {
   j["resolver"] = o.resolver.to_string();
   j["family"] = o.resolver.family == 6 ? "ipv6" : "ipv4";
   j["transport"] = net::to_string(o.transport);
-  j["qtype"] = std::string(store::qtype_name(o.qtype, std::span<char, 12>(scratch)));
+  j["qtype"] = std::string(dns::qtype_name(o.qtype, std::span<char, 12>(scratch)));
   j["qname"] = o.qname.to_text();
   j["probe"] = std::string(o.probe.view());
   j["sub_zone"] = o.sub_zone == store::SubZone::none ? json::value(nullptr) : json::value(store::to_string(o.sub_zone));
@@ -73,7 +73,7 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
     s.address = o.resolver;
     s.transports.insert(net::to_string(o.transport));
     char scratch[12];
-    s.qtypes.insert(std::string(store::qtype_name(o.qtype, std::span<char, 12>(scratch))));
+    s.qtypes.insert(std::string(dns::qtype_name(o.qtype, std::span<char, 12>(scratch))));
     if (o.sub_zone != store::SubZone::none) s.sub_zones.insert(store::to_string(o.sub_zone));
     if (o.node.length != 0) s.nodes.insert(std::string(o.node.view()));
     ++s.count;

@@ -1,49 +1,15 @@
 #include "server/privileges.h"
 
 #include <grp.h>
-#include <linux/capability.h>
 #include <pwd.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <array>
 #include <vector>
 
+#include "net/capabilities.h"
+
 namespace dnsleak::server {
-namespace {
-
-struct Capabilities {
-  std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
-};
-
-Result<Capabilities> get_capabilities() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  Capabilities caps;
-  if (::syscall(SYS_capget, &header, caps.data.data()) != 0) return fail(system_error("capget"));
-  return caps;
-}
-
-bool any(const Capabilities& c) {
-  for (const auto& d : c.data) {
-    if (d.effective != 0 || d.permitted != 0 || d.inheritable != 0) return true;
-  }
-  return false;
-}
-
-Result<void> clear_capabilities() {
-  // Ambient ones first (they need the inheritable and permitted bits still present to be listed).
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
-    return fail(system_error("cannot clear the ambient capabilities (prctl)"));
-  }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  Capabilities none;
-  if (::syscall(SYS_capset, &header, none.data.data()) != 0)
-    return fail(system_error("cannot drop capabilities (capset)"));
-  return {};
-}
-
-}  // namespace
 
 PrivilegeAction plan_privileges(uid_t euid, bool has_capabilities, const std::optional<std::string>& user) {
   if (euid == 0) {
@@ -55,10 +21,10 @@ PrivilegeAction plan_privileges(uid_t euid, bool has_capabilities, const std::op
 }
 
 Result<PrivilegeReport> drop_privileges(const std::optional<std::string>& user) {
-  Result<Capabilities> caps = get_capabilities();
+  Result<bool> caps = net::holds_capabilities();
   if (!caps) return fail(std::move(caps.error()));
   PrivilegeReport report;
-  report.action = plan_privileges(::geteuid(), any(*caps), user);
+  report.action = plan_privileges(::geteuid(), *caps, user);
   switch (report.action) {
     case PrivilegeAction::nothing:
       if (user && ::getpwnam(user->c_str()) == nullptr) return fail("user: no such user '" + *user + "'");
@@ -70,7 +36,7 @@ Result<PrivilegeReport> drop_privileges(const std::optional<std::string>& user) 
       break;
     case PrivilegeAction::keep_root_chosen: report.message = "staying root, as configured (user = \"root\")"; break;
     case PrivilegeAction::drop_capabilities: {
-      if (Result<void> cleared = clear_capabilities(); !cleared) return fail(std::move(cleared.error()));
+      if (Result<void> cleared = net::clear_capabilities(); !cleared) return fail(std::move(cleared.error()));
       report.message = "capabilities dropped after binding (running as uid " + std::to_string(::getuid()) + ")";
       break;
     }
@@ -91,16 +57,16 @@ Result<PrivilegeReport> drop_privileges(const std::optional<std::string>& user) 
       if (::setresuid(uid, uid, uid) != 0) return fail(system_error("cannot change user (setresuid)"));
       // The way back must be closed; a kernel or a security module that kept it open is an error.
       if (::setuid(0) == 0 || ::seteuid(0) == 0) return fail("user: root could be regained after switching users");
-      if (Result<void> cleared = clear_capabilities(); !cleared) return fail(std::move(cleared.error()));
+      if (Result<void> cleared = net::clear_capabilities(); !cleared) return fail(std::move(cleared.error()));
       report.message = "running as " + name + " (uid " + std::to_string(uid) + ", gid " + std::to_string(gid) +
                        ") with no capabilities";
       break;
     }
   }
   if (report.action == PrivilegeAction::drop_capabilities || report.action == PrivilegeAction::switch_user) {
-    Result<Capabilities> after = get_capabilities();
+    Result<bool> after = net::holds_capabilities();
     if (!after) return fail(std::move(after.error()));
-    if (any(*after)) return fail("capabilities are still held after dropping them");
+    if (*after) return fail("capabilities are still held after dropping them");
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail(system_error("cannot set no_new_privs (prctl)"));
   }
   return report;

@@ -65,25 +65,6 @@ void put_subnet(TextOut& out, const dns::ClientSubnet& s) noexcept {
 
 }  // namespace
 
-std::string_view qtype_name(uint16_t qtype, std::span<char, 12> scratch) noexcept {
-  switch (qtype) {
-    case dns::rr_type::A: return "A";
-    case dns::rr_type::NS: return "NS";
-    case dns::rr_type::CNAME: return "CNAME";
-    case dns::rr_type::SOA: return "SOA";
-    case 15: return "MX";
-    case dns::rr_type::TXT: return "TXT";
-    case dns::rr_type::AAAA: return "AAAA";
-    case dns::rr_type::DS: return "DS";
-    case 64: return "SVCB";
-    case 65: return "HTTPS";
-    case dns::rr_type::ANY: return "ANY";
-    default: break;
-  }
-  const int n = std::snprintf(scratch.data(), scratch.size(), "TYPE%u", static_cast<unsigned>(qtype));
-  return {scratch.data(), static_cast<size_t>(n)};
-}
-
 size_t format_observation_json(const ResolverObservation& o, std::string_view node_id,
                                std::span<char> buffer) noexcept {
   TextOut out{buffer};
@@ -114,7 +95,7 @@ size_t format_observation_json(const ResolverObservation& o, std::string_view no
   out.put_string(net::to_string(o.transport));
   char scratch[12];
   out.put(",\"qtype\":");
-  out.put_string(qtype_name(o.qtype, std::span<char, 12>(scratch)));
+  out.put_string(dns::qtype_name(o.qtype, std::span<char, 12>(scratch)));
   std::array<char, dns::DnsName::kMaxTextLength> qname;
   out.put(",\"qname\":");
   out.put_string({qname.data(), o.qname.to_text(qname)});

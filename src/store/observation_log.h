@@ -14,9 +14,6 @@ namespace dnsleak::store {
 // or 0 if it did not fit (2 KiB always does). No allocation: called on the packet path.
 size_t format_observation_json(const ResolverObservation& o, std::string_view node_id, std::span<char> out) noexcept;
 
-// The name of a query type as dig prints it ("A", "AAAA", "TYPE65").
-std::string_view qtype_name(uint16_t qtype, std::span<char, 12> scratch) noexcept;
-
 // Appends observations to a file ("-" = standard output), one JSON object a line, flushed after
 // every batch so a reader sees each batch whole. An observation whose line could not be written
 // is counted as lost (sink_stats(), /metrics), never thrown.

@@ -27,6 +27,7 @@ return {
   outcome: verdict.dataset.outcome,
   verdict: verdict.textContent,
   findings: [...document.querySelectorAll("#findings li")].map((li) => li.textContent),
+  fixes: [...document.querySelectorAll("#findings li .fix")].map((p) => p.textContent),
   resolvers: [...document.querySelectorAll("#resolvers tr")].map((tr) => [...tr.children].map((td) => td.textContent)),
   egress: [...document.querySelectorAll("#egress li")].map((li) => li.textContent),
   share: document.querySelector("#share-link").href,

@@ -18,12 +18,14 @@ def run(*args):
 class DnsleakCommandLine(unittest.TestCase):
     def test_help_and_man_page_name_the_same_options(self):
         help_text = run("test", "--help").stdout
-        help_options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[46q])\b", help_text))
+        help_options = set()
+        for command in ("test", "inspect", "watch"):
+            help_options |= set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[46q])\b", run(command, "--help").stdout))
         with open(MAN_PAGE) as f:
             man = f.read().replace("\\-", "-")
         man_options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[46q])\b", man))
         self.assertEqual(help_options - {"--help"}, man_options - {"--help", "--version"})
-        for code in ("0 no leak", "1 leak found", "2 could not tell", "3 the server", "64 usage"):
+        for code in ("0 no leak", "1 leak found", "2 could not tell", "3 the server", "4 a capability", "64 usage"):
             self.assertIn(code, " ".join(help_text.split()) + " " + run("--help").stdout.replace("\n", " "))
             self.assertIn(code, " ".join(man.split()))
 

@@ -8,11 +8,12 @@ IPv6, and prints what the API returns: the resolvers with their networks, the ex
 Exit status: 0 when every scenario matched its ground truth, 1 otherwise, 2 when the lab cannot run.
 """
 import argparse
+import json
 import sys
 import time
 
 import scenarios
-from leaklab import ISP_DNS4, ISP_DNS6, PUB_DNS4, VPN_DNS4, Lab, LabError
+from leaklab import DNSLEAK, ISP_DNS4, ISP_DNS6, PUB_DNS4, VPN_DNS4, Lab, LabError
 
 WHO = {ISP_DNS4: "the ISP's resolver", ISP_DNS6: "the ISP's resolver (IPv6)", VPN_DNS4: "the VPN's resolver",
        PUB_DNS4: "a public resolver"}
@@ -61,7 +62,12 @@ def main():
             s.apply(lab)
             results = lab.run_client()
             verdict = results["verdict"]["outcome"]
-            ok = verdict == ("leak" if s.leak else "no_leak")
+            # `dnsleak test` on the client: the server's evidence and the machine's own (routes, and
+            # the test's names captured on eth0).
+            local = json.loads(lab.sh("client", "env", "NO_COLOR=1", DNSLEAK, "test", "--server", "http://leak.test",
+                                      "--json", "--no-baseline", check=False, timeout=60).stdout)
+            truth = "leak" if s.leak else "no_leak"
+            ok = local["verdict"]["outcome"] == truth and (verdict == truth or not s.server_can_tell)
             matched += ok
             print("%d. %s" % (number, s.title))
             print("   setup: %s" % s.explanation)
@@ -76,6 +82,16 @@ def main():
             print("   verdict: %s" % {"leak": "DNS LEAK", "no_leak": "no leak", "inconclusive": "could not tell"}[verdict])
             for f in results["verdict"]["findings"]:
                 print("     - [%s] %s" % (f["severity"], f["reason"]))
+            if not s.server_can_tell:
+                print("   (the server alone cannot tell this from the clean case, and says so: %s)"
+                      % results["verdict"]["certainty"])
+            lv = local["verdict"]
+            print("   dnsleak test on the client: %s (%s); captured on %s: %d test name(s) seen leaving" % (
+                {"leak": "DNS LEAK", "no_leak": "no leak", "inconclusive": "could not tell"}[lv["outcome"]],
+                lv["certainty"], ", ".join(local["local"]["capture_interfaces"]) or "nothing",
+                len(local["local"]["leaks"])))
+            for r in local["local"]["resolvers"]:
+                print("     - resolver %s: %s%s" % (r["address"], r["path"], " (" + r["interface"] + ")" if r["interface"] else ""))
             print("   ground truth: %s -> %s\n" % ("LEAK" if s.leak else "no leak", "verdict right" if ok else "VERDICT WRONG"))
         if not args.scenario:
             lab.reset_client()

@@ -13,13 +13,19 @@ PUB = (PUB_DNS4, "ipv4", "udp")
 
 
 class Scenario:
-    def __init__(self, key, title, leak, expected, explanation, apply):
+    def __init__(self, key, title, leak, expected, explanation, apply, server_can_tell=True, leaves_on_eth0=None):
         self.key = key
+        # False where the authority alone cannot know the truth (a public resolver looks the same
+        # reached through the tunnel or outside it): only the client machine's evidence can.
+        self.server_can_tell = server_can_tell
         self.title = title
         self.leak = leak  # the truth a verdict must reach: does DNS leave outside the tunnel?
         self.expected = set(expected)
         self.explanation = explanation
         self.apply = apply
+        # The client's own query for a test name leaves on eth0 (a capture there sees it): every leak
+        # but the ISP's resolver reached through the tunnel.
+        self.leaves_on_eth0 = leak if leaves_on_eth0 is None else leaves_on_eth0
 
 
 def no_leak(lab):
@@ -71,6 +77,13 @@ def public_resolver_via_tunnel(lab):
     lab.write_resolv_conf([PUB_DNS4])
 
 
+def public_resolver_over_eth0(lab):
+    # A public resolver set by hand (or a split tunnel's), reached over the physical uplink: the
+    # ISP sees every name. dnsleakd sees the same public resolver as in public-via-tunnel.
+    lab.ip("client", "route", "add", PUB_DNS4 + "/32", "via", ISP_LAN4, "dev", "eth0", "proto", "static")
+    lab.write_resolv_conf([PUB_DNS4])
+
+
 def isp_resolver_via_tunnel(lab):
     # The ISP's resolver, but reached through the tunnel (no host route to it on eth0): a capture
     # on eth0 sees nothing, yet the ISP still sees every name. Only the resolver's network tells.
@@ -94,7 +107,10 @@ SCENARIOS = [
              "resolv.conf names a public resolver; the query travels inside the tunnel.", public_resolver_via_tunnel),
     Scenario("isp-via-tunnel", "The ISP's resolver reached through the tunnel: still the ISP's network", True,
              [ISP], "resolv.conf names the ISP resolver without a host route: the query rides the tunnel, "
-             "so a capture on eth0 misses it.", isp_resolver_via_tunnel),
+             "so a capture on eth0 misses it.", isp_resolver_via_tunnel, leaves_on_eth0=False),
+    Scenario("public-over-eth0", "A public resolver reached over eth0: a leak only the client can see", True,
+             [PUB], "resolv.conf names a public resolver with a host route over the uplink; dnsleakd sees the "
+             "same resolver as through the tunnel.", public_resolver_over_eth0, server_can_tell=False),
 ]
 
 

@@ -38,6 +38,8 @@ class LeakPageInChromium(unittest.TestCase):
                 self.assertEqual(shown["outcome"], outcome, shown)
                 self.assertIn(resolver, [row[0] for row in shown["resolvers"]])
                 self.assertTrue(shown["share"].startswith("http://leak.test/#"), shown)
+                if outcome == "leak":  # every leak comes with what to do about it
+                    self.assertTrue(any(f.startswith("What to do: ") for f in shown["fixes"]), shown)
                 self.assertGreater(os.path.getsize(screenshot), 10000)
         self.lab.reset_client()
 

@@ -348,3 +348,51 @@ TEST(EventStreamParser, SplitsEventsAcrossChunks) {
 
 }  // namespace
 }  // namespace dnsleak::cli
+
+namespace dnsleak::cli {
+namespace {
+
+// Stands in for the machine: records when it was started and with which names it was finished.
+class FakeObserver final : public LocalObserver {
+ public:
+  explicit FakeObserver(FakeResolver* resolver) : resolver_(resolver) {}
+  void start() override {
+    started_before_lookups = resolver_->family_asked == -1;
+    started = true;
+  }
+  verdict::LocalEvidence finish(const std::vector<std::string>& test_names) override {
+    names = test_names;
+    verdict::LocalEvidence e;
+    e.gathered = true;
+    e.tunnels = {"tun0"};
+    e.captured = true;
+    e.capture_interfaces = {"eth0"};
+    e.leaks.push_back({test_names.front(), "eth0", *net::parse_ip("10.77.10.53")});
+    return e;
+  }
+  bool started = false, started_before_lookups = false;
+  std::vector<std::string> names;
+
+ private:
+  FakeResolver* resolver_;
+};
+
+TEST(LeakTest, LocalEvidenceIsGatheredAroundTheLookupsAndDecides) {
+  FakeServer server;
+  FakeResolver resolver(&server);
+  resolver.family_asked = -1;  // set by the first lookup
+  FakeObserver local(&resolver);
+  const LeakTestReport r = run_leak_test(options_for("http://leak.test"), server, resolver, &local);
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(local.started);
+  EXPECT_TRUE(local.started_before_lookups);
+  EXPECT_EQ(local.names.size(), 6u);
+  EXPECT_TRUE(r.local.gathered);
+  // The server's evidence alone says no leak; the test's own name seen leaving on eth0 proves one.
+  EXPECT_EQ(r.verdict.outcome, verdict::Outcome::leak);
+  EXPECT_EQ(r.verdict.certainty, verdict::Certainty::proven);
+  EXPECT_EQ(r.exit_code(), kLeak);
+}
+
+}  // namespace
+}  // namespace dnsleak::cli

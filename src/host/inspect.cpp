@@ -1,0 +1,161 @@
+#include "host/inspect.h"
+
+#include <algorithm>
+
+namespace dnsleak::host {
+namespace {
+
+using verdict::Certainty;
+using verdict::Finding;
+using verdict::ResolverPath;
+using verdict::Severity;
+
+bool has(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+bool has_global_ipv6(const Snapshot& s, const std::string& interface) {
+  const Link* link = s.link(interface);
+  return link != nullptr && std::any_of(s.addresses.begin(), s.addresses.end(), [&](const Address& a) {
+           return a.link == link->index && a.address.family == 6 && a.global();
+         });
+}
+
+}  // namespace
+
+std::vector<Finding> inspect(const Snapshot& s) {
+  std::vector<Finding> findings;
+  auto add = [&findings](Severity severity, std::string code, std::string reason, Certainty certainty,
+                         std::string fix = {}) {
+    findings.push_back({severity, std::move(code), std::move(reason), certainty, std::move(fix)});
+  };
+  const std::vector<const Link*> tunnels = s.tunnels();
+  const std::string tunnel = tunnels.empty() ? std::string() : tunnels.front()->name;
+
+  if (tunnels.empty()) {
+    add(Severity::info, "no_tunnel_found",
+        "No tunnel interface (tun, WireGuard, IPsec, GRE, PPP...) is up: there is no tunnel for DNS to leak out of; "
+        "the rest of this report still applies once one is up.",
+        Certainty::likely);
+  }
+  if (!s.resolv_conf_found) {
+    add(Severity::warning, "no_resolv_conf",
+        "/etc/resolv.conf is missing: glibc then asks a resolver on this machine (127.0.0.1).", Certainty::proven,
+        "Let your network manager or VPN client write /etc/resolv.conf, naming the VPN's resolver.");
+  }
+
+  for (const ResolverRoute& r : s.resolvers) {
+    const std::string who =
+        (r.stub_upstream ? "systemd-resolved's upstream resolver " : "Resolver ") + r.address.to_string();
+    if (!r.used) {
+      add(Severity::warning, "nameserver_ignored",
+          who + " is listed after the third nameserver in /etc/resolv.conf: glibc never asks it.", Certainty::proven,
+          "Keep at most three nameserver lines in /etc/resolv.conf, the VPN's first.");
+      continue;
+    }
+    switch (r.path) {
+      case ResolverPath::outside:
+        if (tunnels.empty()) {
+          add(Severity::info, "resolver_route", who + " is reached over " + r.interface + ".", Certainty::proven);
+        } else {
+          std::string gateway = r.gateway ? " via " + r.gateway->to_string() : std::string();
+          add(Severity::leak, "resolver_outside_tunnel",
+              concat({who, " is routed over ", r.interface, gateway, ", not through the tunnel ", tunnel,
+                      ": every name looked up is sent there in cleartext, past the tunnel."}),
+              Certainty::likely,
+              "Use your VPN's resolver (the VPN app's DNS leak protection), or route this one into the tunnel: "
+              "`sudo ip route replace " +
+                  r.address.to_string() + " dev " + tunnel +
+                  "`; `sudo dnsleak guard on` blocks DNS outside the tunnel.");
+        }
+        break;
+      case ResolverPath::tunnel:
+        add(Severity::info, "resolver_through_tunnel", who + " is routed through the tunnel " + r.interface + ".",
+            Certainty::likely);
+        break;
+      case ResolverPath::loopback: {
+        const bool upstreams =
+            std::any_of(s.resolvers.begin(), s.resolvers.end(), [](const ResolverRoute& u) { return u.stub_upstream; });
+        if (upstreams) {
+          add(Severity::info, "local_stub",
+              who + " is systemd-resolved's stub; the servers it forwards to are judged below.", Certainty::proven);
+        } else {
+          add(Severity::warning, "local_stub_upstreams_unknown",
+              who +
+                  " is a forwarder on this machine (dnsmasq, unbound, a VPN client's): where it sends your "
+                  "lookups cannot be read from here.",
+              Certainty::unknown,
+              "See what it sends out: `sudo dnsleak watch -- getent ahosts example.com`; check the forwarder's own "
+              "servers point into the tunnel.");
+        }
+        break;
+      }
+      case ResolverPath::unreachable:
+        add(Severity::warning, "resolver_unreachable",
+            who + " cannot be reached (" + r.why_not + "): every lookup waits for it or falls back to the next one.",
+            Certainty::proven, "Remove it, or bring back the route to it (is the tunnel down?).");
+        break;
+      case ResolverPath::unknown:
+        add(Severity::info, "resolver_route_unknown", who + ": its route is unknown (" + r.why_not + ").",
+            Certainty::unknown);
+        break;
+    }
+  }
+
+  if (!tunnels.empty()) {
+    // IPv6 outside an IPv4-only tunnel: the most common leak of all.
+    if (s.internet6.path == ResolverPath::outside && has_global_ipv6(s, s.internet6.interface)) {
+      add(Severity::warning, "ipv6_outside_tunnel",
+          "IPv6 traffic, DNS to IPv6 resolvers included, leaves over " + s.internet6.interface +
+              " with a global IPv6 address, not through the tunnel " + tunnel + ".",
+          Certainty::likely,
+          "Turn off IPv6 on " + s.internet6.interface + " while the VPN is up (`sudo sysctl -w net.ipv6.conf." +
+              s.internet6.interface +
+              ".disable_ipv6=1`, or the VPN app's IPv6 leak protection); `sudo dnsleak guard on --block-ipv6`.");
+    }
+    if (s.internet4.path == ResolverPath::outside) {
+      add(Severity::warning, "default_route_outside_tunnel",
+          "Traffic to the internet at large leaves over " + s.internet4.interface + ", not the tunnel " + tunnel +
+              " (a split tunnel): DNS stays in the tunnel only where it is routed there on purpose.",
+          Certainty::likely, "Route the VPN's resolver into the tunnel, or tunnel everything.");
+    }
+    if (!s.resolv_conf.search.empty()) {
+      add(Severity::warning, "search_domains",
+          "Short names are also tried under the search domains " + joined(s.resolv_conf.search) +
+              ": a typo or an intranet name is sent out as NAME." + s.resolv_conf.search.front() +
+              ", often to that network's own resolver.",
+          Certainty::likely,
+          "Drop the search domains your network handed out while the VPN is up (the `search` line in "
+          "/etc/resolv.conf, or the connection's DNS search setting).");
+    }
+  }
+
+  const std::vector<std::string>& nss = s.nsswitch.sources;
+  if (std::any_of(nss.begin(), nss.end(), [](const std::string& m) { return m.starts_with("mdns"); })) {
+    add(Severity::warning, "mdns_lookups",
+        "nsswitch.conf's hosts: line asks multicast DNS (" + joined(nss) +
+            "): names under .local are asked of everyone on the local network, outside any tunnel.",
+        Certainty::proven,
+        "Remove the mdns entries from the hosts: line of /etc/nsswitch.conf if you do not need them.");
+  }
+  if (has(nss, "resolve") && s.resolv_conf_found) {
+    add(Severity::info, "nss_resolve",
+        "nsswitch.conf's hosts: line asks systemd-resolved directly (nss-resolve): its per-link servers decide, not "
+        "/etc/resolv.conf.",
+        Certainty::proven);
+  }
+  if (s.resolv_conf.nameservers.empty() && s.resolv_conf_found) {
+    add(Severity::warning, "no_nameserver", "/etc/resolv.conf names no nameserver: glibc then asks 127.0.0.1.",
+        Certainty::proven);
+  }
+  for (const std::string& p : s.problems) add(Severity::info, "unreadable", p, Certainty::unknown);
+  return findings;
+}
+
+}  // namespace dnsleak::host

@@ -1,0 +1,141 @@
+#include "host/snapshot.h"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace dnsleak::host {
+
+const Link* Snapshot::link(uint32_t index) const noexcept {
+  for (const Link& l : links) {
+    if (l.index == index) return &l;
+  }
+  return nullptr;
+}
+
+const Link* Snapshot::link(const std::string& name) const noexcept {
+  for (const Link& l : links) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+std::vector<const Link*> Snapshot::tunnels() const {
+  std::vector<const Link*> out;
+  for (const Link& l : links) {
+    if (l.tunnel() && l.up()) out.push_back(&l);
+  }
+  return out;
+}
+
+ResolverRoute route_for(HostSource& source, const Snapshot& snapshot, const net::IpAddress& destination) {
+  using verdict::ResolverPath;
+  ResolverRoute r;
+  r.address = destination;
+  Result<std::vector<std::byte>> reply = source.route_get(destination);
+  if (!reply) {
+    r.why_not = reply.error().message;
+    return r;
+  }
+  Result<RouteChoice> choice = parse_route_choice(*reply);
+  if (!choice) {
+    r.why_not = choice.error().message;
+    return r;
+  }
+  r.source = choice->source;
+  r.gateway = choice->gateway;
+  if (!choice->reachable) {
+    r.path = ResolverPath::unreachable;
+    r.why_not = choice->why_not;
+    return r;
+  }
+  const Link* link = snapshot.link(choice->link);
+  if (link == nullptr) {
+    r.why_not = "the route names interface " + std::to_string(choice->link) + ", which the link list does not hold";
+    return r;
+  }
+  r.interface = link->name;
+  r.path = link->loopback() ? ResolverPath::loopback : link->tunnel() ? ResolverPath::tunnel : ResolverPath::outside;
+  return r;
+}
+
+Snapshot take_snapshot(HostSource& source) {
+  using verdict::ResolverPath;
+  Snapshot s;
+  auto problem = [&s](std::string text) { s.problems.push_back(std::move(text)); };
+
+  if (Result<std::string> text = source.read_file(kResolvConf); text) {
+    s.resolv_conf_found = true;
+    s.resolv_conf = parse_resolv_conf(*text);
+    for (const std::string& p : s.resolv_conf.problems) problem(concat({kResolvConf, ": ", p}));
+  } else if (text.error().system_errno != ENOENT) {
+    problem(text.error().message);
+  }
+  if (Result<std::string> text = source.read_file(kNsSwitch); text) {
+    s.nsswitch = parse_nsswitch_hosts(*text);
+    for (const std::string& p : s.nsswitch.problems) problem(concat({kNsSwitch, ": ", p}));
+  } else if (text.error().system_errno != ENOENT) {
+    problem(text.error().message);
+  }
+
+  auto read = [&](Dump what, auto parse, auto& into) {
+    Result<std::vector<std::byte>> reply = source.dump(what);
+    if (!reply) return problem(reply.error().message);
+    auto parsed = parse(*reply);
+    if (!parsed) return problem(concat({"cannot read the ", to_string(what), ": ", parsed.error().message}));
+    into = std::move(*parsed);
+  };
+  read(Dump::links, parse_links, s.links);
+  read(Dump::addresses, parse_addresses, s.addresses);
+  read(Dump::routes, parse_routes, s.routes);
+
+  size_t index = 0;
+  bool stub = false;
+  for (const Nameserver& n : s.resolv_conf.nameservers) {
+    ResolverRoute r;
+    if (!n.zone.empty()) {
+      // A link-local server is reached on the interface its zone names, whatever the routes say.
+      r.address = n.address;
+      r.zone = n.zone;
+      r.interface = n.zone;
+      const Link* link = s.link(n.zone);
+      r.path = link == nullptr ? ResolverPath::unknown : link->tunnel() ? ResolverPath::tunnel : ResolverPath::outside;
+      if (link == nullptr) r.why_not = "no interface named " + n.zone;
+    } else {
+      r = route_for(source, s, n.address);
+    }
+    r.used = index++ < kGlibcMaxNameservers;
+    if (r.used && r.address.to_string() == kResolvedStub) stub = true;
+    s.resolvers.push_back(std::move(r));
+  }
+  // Behind systemd-resolved's stub: the servers it forwards to, where it writes them down.
+  if (stub) {
+    if (Result<std::string> text = source.read_file(kResolvedUplinks); text) {
+      const ResolvConf uplinks = parse_resolv_conf(*text);
+      for (const Nameserver& n : uplinks.nameservers) {
+        ResolverRoute r = route_for(source, s, n.address);
+        r.stub_upstream = true;
+        s.resolvers.push_back(std::move(r));
+      }
+    } else {
+      problem(concat({"the servers behind systemd-resolved's stub are unknown: ", text.error().message}));
+    }
+  }
+  s.internet4 = route_for(source, s, *net::parse_ip(kInternet4));
+  s.internet6 = route_for(source, s, *net::parse_ip(kInternet6));
+  return s;
+}
+
+verdict::LocalEvidence local_evidence(const Snapshot& snapshot) {
+  verdict::LocalEvidence e;
+  e.gathered = true;
+  for (const Link* t : snapshot.tunnels()) e.tunnels.push_back(t->name);
+  for (const ResolverRoute& r : snapshot.resolvers) {
+    if (!r.used && !r.stub_upstream) continue;
+    e.resolvers.push_back({r.address, r.path, r.interface, r.stub_upstream});
+  }
+  if (!snapshot.resolv_conf_found) e.unchecked.push_back(concat({kResolvConf, " is missing: no resolver to check"}));
+  for (const std::string& p : snapshot.problems) e.unchecked.push_back(p);
+  return e;
+}
+
+}  // namespace dnsleak::host

@@ -1,0 +1,63 @@
+// One reading of this machine's DNS-relevant state: the resolver configuration, the links,
+// addresses and routes, and for each resolver the interface the kernel would send a query to it
+// on. Read through a HostSource (live or recorded); what could not be read is a problem in words,
+// and the rest is still read.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/netlink.h"
+#include "host/resolver_config.h"
+#include "host/source.h"
+#include "verdict/verdict.h"
+
+namespace dnsleak::host {
+
+inline constexpr const char* kResolvConf = "/etc/resolv.conf";
+inline constexpr const char* kNsSwitch = "/etc/nsswitch.conf";
+// systemd-resolved writes the servers its stub forwards to here (ResolvConfMode=stub or uplink).
+inline constexpr const char* kResolvedUplinks = "/run/systemd/resolve/resolv.conf";
+inline constexpr const char* kResolvedStub = "127.0.0.53";
+inline constexpr const char* kInternet4 = "198.51.100.53";
+inline constexpr const char* kInternet6 = "2001:db8:53::53";
+
+struct ResolverRoute {
+  net::IpAddress address;
+  std::string zone;            // a link-local server's interface
+  bool used = true;            // within glibc's first three
+  bool stub_upstream = false;  // from systemd-resolved's list, behind its 127.0.0.53 stub
+  verdict::ResolverPath path = verdict::ResolverPath::unknown;
+  std::string interface;  // where a packet to it leaves
+  std::optional<net::IpAddress> source, gateway;
+  std::string why_not;  // unreachable or unknown: why
+};
+
+struct Snapshot {
+  bool resolv_conf_found = false;
+  ResolvConf resolv_conf;
+  NsSwitchHosts nsswitch;
+  std::vector<Link> links;
+  std::vector<Address> addresses;
+  std::vector<Route> routes;
+  std::vector<ResolverRoute> resolvers;
+  // Where traffic to the internet at large leaves, per family: the kernel's route for an address of
+  // the documentation ranges (asked, never sent to).
+  ResolverRoute internet4, internet6;
+  std::vector<std::string> problems;  // what could not be read, in words
+
+  [[nodiscard]] const Link* link(uint32_t index) const noexcept;
+  [[nodiscard]] const Link* link(const std::string& name) const noexcept;
+  [[nodiscard]] std::vector<const Link*> tunnels() const;  // up tunnel links
+};
+
+[[nodiscard]] Snapshot take_snapshot(HostSource& source);
+
+// Where a packet to `destination` leaves, from the kernel's answer.
+[[nodiscard]] ResolverRoute route_for(HostSource& source, const Snapshot& snapshot, const net::IpAddress& destination);
+
+// The snapshot as the verdict's local evidence (resolvers and tunnels; no capture).
+[[nodiscard]] verdict::LocalEvidence local_evidence(const Snapshot& snapshot);
+
+}  // namespace dnsleak::host

@@ -1,0 +1,196 @@
+"""The machine's own evidence in the lab's client namespace: `dnsleak inspect` names each
+scenario's risk, `dnsleak test` as root proves leaks by capturing its own names on eth0, `dnsleak
+watch` shows what leaves, and unprivileged runs still judge by routes and say what they could not
+check. Needs root."""
+import json
+import os
+import tempfile
+import unittest
+
+import scenarios
+from leaklab import DNSLEAK, ISP_DNS4, ISP_DNS6, PUB_DNS4, VPN_DNS4, Lab
+from scenarios import SCENARIOS
+
+# The resolver each scenario's client sends its queries to outside the tunnel (as routed), if any.
+OUTSIDE = {"full-leak": ISP_DNS4, "ipv6-leak": ISP_DNS6, "fallback-leak": ISP_DNS6, "split-tunnel": ISP_DNS4,
+           "public-over-eth0": PUB_DNS4}
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+
+
+def codes(findings, severity=None):
+    return {f["code"] for f in findings if severity is None or f["severity"] == severity}
+
+
+class LocalEvidence(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = Lab()
+        cls.lab.up()
+        cls.home = os.path.join(cls.lab.dir, "home")
+        os.makedirs(cls.home, exist_ok=True)
+        os.chmod(cls.home, 0o777)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.down()
+
+    def setUp(self):
+        self.lab.reset_client()
+
+    def dnsleak(self, *args, user=None, timeout=60):
+        return self.lab.sh("client", *(user or []), "env", "HOME=" + self.home, "NO_COLOR=1", DNSLEAK, *args,
+                           check=False, timeout=timeout)
+
+    def test_inspect_names_each_scenarios_risk_and_none_where_there_is_none(self):
+        for s in SCENARIOS:
+            with self.subTest(scenario=s.key):
+                self.lab.reset_client()
+                s.apply(self.lab)
+                result = self.dnsleak("inspect", "--json")
+                report = json.loads(result.stdout)
+                self.assertEqual(report["tunnels"], ["tun0"])
+                leaks = codes(report["findings"], "leak")
+                if s.key in OUTSIDE:
+                    self.assertIn("resolver_outside_tunnel", leaks, report["findings"])
+                    outside = [r for r in report["resolvers"] if r["path"] == "outside"]
+                    self.assertEqual([(r["address"], r["interface"]) for r in outside], [(OUTSIDE[s.key], "eth0")])
+                    self.assertEqual(result.returncode, 1)
+                else:
+                    self.assertEqual(leaks, set(), report["findings"])
+                    self.assertEqual(result.returncode, 0)
+                # The lab's IPv6 is never tunnelled: said in every scenario, as a warning.
+                self.assertIn("ipv6_outside_tunnel", codes(report["findings"], "warning"))
+                fixes = [f.get("fix", "") for f in report["findings"] if f["code"] == "resolver_outside_tunnel"]
+                self.assertTrue(all("dev tun0" in fix for fix in fixes), fixes)
+        self.lab.reset_client()
+        # Each scenario's own mark.
+        scenarios.by_key("parallel").apply(self.lab)
+        report = json.loads(self.dnsleak("inspect", "--json").stdout)
+        self.assertIn("local_stub_upstreams_unknown", codes(report["findings"]))
+        self.lab.reset_client()
+        scenarios.by_key("fallback-leak").apply(self.lab)
+        report = json.loads(self.dnsleak("inspect", "--json").stdout)
+        self.assertIn("resolver_unreachable", codes(report["findings"]))
+        self.assertEqual([r["path"] for r in report["resolvers"]], ["unreachable", "outside"])
+        self.lab.reset_client()
+        scenarios.by_key("split-tunnel").apply(self.lab)
+        self.assertIn("default_route_outside_tunnel", codes(json.loads(self.dnsleak("inspect", "--json").stdout)["findings"]))
+        self.lab.reset_client()
+        scenarios.by_key("no-leak").apply(self.lab)
+        report = json.loads(self.dnsleak("inspect", "--json").stdout)
+        self.assertEqual([(r["address"], r["path"], r["interface"]) for r in report["resolvers"]],
+                         [(VPN_DNS4, "tunnel", "tun0")])
+        table = self.dnsleak("inspect").stdout
+        self.assertIn("through the tunnel, tun0", table)
+
+    def test_as_root_the_test_proves_or_clears_each_scenario(self):
+        for s in SCENARIOS:
+            with self.subTest(scenario=s.key):
+                self.lab.reset_client()
+                s.apply(self.lab)
+                result = self.dnsleak("test", "--server", "http://leak.test", "--json", "--no-baseline")
+                report = json.loads(result.stdout)
+                verdict = report["verdict"]
+                want = "leak" if s.leak else "no_leak"
+                self.assertEqual(verdict["outcome"], want, verdict)
+                self.assertEqual(result.returncode, 1 if s.leak else 0)
+                local = report["local"]
+                self.assertTrue(local["captured"], local)
+                self.assertEqual(local["capture_interfaces"], ["eth0"])
+                self.assertEqual(local["tunnels"], ["tun0"])
+                if s.leaves_on_eth0:
+                    self.assertTrue(local["leaks"], local)
+                    self.assertTrue(all(l["interface"] == "eth0" for l in local["leaks"]))
+                    self.assertEqual(verdict["certainty"], "proven")
+                    self.assertIn("test_names_seen_leaving", codes(verdict["findings"], "leak"))
+                else:
+                    self.assertEqual(local["leaks"], [])
+                    self.assertIn("nothing_seen_leaving", codes(verdict["findings"]))
+                if s.key == "isp-via-tunnel":  # the tunnel carries it; the ISP's network still tells
+                    self.assertEqual(verdict["certainty"], "likely")
+                    self.assertIn("resolver_network_differs", codes(verdict["findings"], "leak"))
+                if s.key == "no-leak":
+                    self.assertEqual(verdict["certainty"], "proven")
+                for f in verdict["findings"]:
+                    self.assertIn(f["certainty"], ("proven", "likely", "unknown"))
+                    if f["severity"] == "leak":
+                        self.assertTrue(f.get("fix"), f)
+        self.lab.reset_client()
+
+    def test_the_server_alone_cannot_see_a_public_resolver_reached_outside(self):
+        # The case the whole local evidence is for: dnsleakd sees the same public resolver whether
+        # it was reached through the tunnel or over eth0. --no-local judges as the server does.
+        scenarios.by_key("public-over-eth0").apply(self.lab)
+        result = self.dnsleak("test", "--server", "http://leak.test", "--json", "--no-baseline", "--no-local")
+        report = json.loads(result.stdout)
+        self.assertIsNone(report["local"])
+        self.assertEqual((report["verdict"]["outcome"], report["verdict"]["certainty"]), ("no_leak", "unknown"))
+        public = [f for f in report["verdict"]["findings"] if f["code"] == "public_resolver"]
+        self.assertIn("dnsleak test", public[0]["fix"])
+        result = self.dnsleak("test", "--server", "http://leak.test", "--json", "--no-baseline")
+        self.assertEqual(json.loads(result.stdout)["verdict"]["outcome"], "leak")
+        self.assertEqual(result.returncode, 1)
+
+    def test_watch_shows_the_leaked_name_on_eth0_and_nothing_in_clean_scenarios(self):
+        for s in SCENARIOS:
+            with self.subTest(scenario=s.key):
+                self.lab.reset_client()
+                s.apply(self.lab)
+                name = "watch-%s.leak.test" % s.key
+                result = self.dnsleak("watch", "--json", "--", "getent", "ahosts", name, timeout=30)
+                lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+                seen = [l for l in lines if l.get("name", "").lower() == name]
+                if s.leaves_on_eth0:
+                    self.assertTrue(seen, result.stdout + result.stderr)
+                    self.assertTrue(all(l["interface"] == "eth0" and l["destination_port"] == 53 for l in seen))
+                    self.assertEqual(result.returncode, 1)
+                else:
+                    self.assertEqual(lines, [], result.stdout)
+                    self.assertEqual(result.returncode, 0, result.stderr)
+        self.lab.reset_client()
+        scenarios.by_key("full-leak").apply(self.lab)
+        result = self.dnsleak("watch", "--duration", "1.5", "--interface", "eth0")
+        self.assertEqual(result.returncode, 0, result.stderr)  # nothing looked up meanwhile
+        self.assertIn("watching DNS leaving on eth0", result.stderr)
+        result = self.dnsleak("watch", "--interface", "nosuch0", "--duration", "1")
+        self.assertEqual(result.returncode, 64)
+        self.assertIn("no such interface", result.stderr)
+
+    def test_unprivileged_runs_judge_by_routes_and_say_what_they_could_not_check(self):
+        for key in ("full-leak", "no-leak", "public-over-eth0"):
+            with self.subTest(scenario=key):
+                self.lab.reset_client()
+                s = scenarios.by_key(key)
+                s.apply(self.lab)
+                result = self.dnsleak("test", "--server", "http://leak.test", "--json", "--no-baseline", user=NOBODY)
+                report = json.loads(result.stdout)
+                self.assertEqual(report["verdict"]["outcome"], "leak" if s.leak else "no_leak", report["verdict"])
+                self.assertFalse(report["local"]["captured"])
+                self.assertTrue(any("CAP_NET_RAW" in u for u in report["local"]["unchecked"]), report["local"])
+                self.assertIn("not_checked", codes(report["verdict"]["findings"]))
+                if s.leak:
+                    self.assertEqual(report["verdict"]["certainty"], "likely")
+                    self.assertIn("resolver_outside_tunnel", codes(report["verdict"]["findings"], "leak"))
+        result = self.dnsleak("watch", "--duration", "1", user=NOBODY)
+        self.assertEqual(result.returncode, 4)
+        self.assertIn("needs CAP_NET_RAW", result.stderr)
+        self.assertIn("dnsleak inspect", result.stderr)
+        result = self.dnsleak("inspect", "--json", user=NOBODY)
+        self.assertEqual(json.loads(result.stdout)["tunnels"], ["tun0"])
+        self.lab.reset_client()
+
+    def test_a_recording_replays_to_the_same_report(self):
+        scenarios.by_key("full-leak").apply(self.lab)
+        with tempfile.TemporaryDirectory() as recording:
+            live = self.dnsleak("inspect", "--json", "--record", recording)
+            self.lab.reset_client()  # the machine changes; the recording does not
+            replayed = self.dnsleak("inspect", "--json", "--replay", recording)
+            self.assertEqual(json.loads(live.stdout), json.loads(replayed.stdout))
+            self.assertEqual(replayed.returncode, 1)
+        result = self.dnsleak("inspect", "--replay", "/nonexistent/recording")
+        self.assertEqual(result.returncode, 3)
+        self.assertIn("no recording", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,453 @@
+// The local machine's readers on recorded and hand-made inputs, bad ones included: resolv.conf
+// and nsswitch.conf, netlink replies recorded in the lab (tests/data/host/<scenario>/, written by
+// `dnsleak inspect --record`), the capture decoder, and the verdict with local evidence.
+#include <gtest/gtest.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/host_commands.h"
+#include "cli/local_evidence.h"
+#include "dns_test_support.h"
+#include "host/capture.h"
+#include "host/inspect.h"
+#include "host/resolver_config.h"
+#include "host/snapshot.h"
+#include "host/source.h"
+#include "verdict/verdict.h"
+
+namespace dnsleak {
+namespace {
+
+using verdict::Certainty;
+using verdict::ResolverPath;
+using verdict::Severity;
+
+const std::string kRecordings = std::string(DNSLEAK_SOURCE_DIR) + "/tests/data/host/";
+
+net::IpAddress ip(const char* text) { return *net::parse_ip(text); }
+
+std::vector<std::string> codes(const std::vector<verdict::Finding>& findings, std::optional<Severity> only = {}) {
+  std::vector<std::string> out;
+  for (const verdict::Finding& f : findings) {
+    if (!only || f.severity == *only) out.push_back(f.code);
+  }
+  return out;
+}
+
+bool has(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+host::Snapshot replayed(const std::string& scenario) {
+  Result<std::unique_ptr<host::HostSource>> source = host::replay_host(kRecordings + scenario);
+  EXPECT_TRUE(source.has_value()) << scenario;
+  return host::take_snapshot(**source);
+}
+
+std::vector<std::byte> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> out(text.size());
+  std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+// --- resolv.conf and nsswitch.conf ---------------------------------------------------------------
+
+TEST(ResolvConf, ReadsServersSearchAndOptionsAsGlibcDoes) {
+  const host::ResolvConf c = host::parse_resolv_conf(
+      "# written by NetworkManager\n"
+      "; old style comment\n"
+      "domain corp.example\n"
+      "search lan home.arpa   # the last search line wins\n"
+      "nameserver 10.8.0.1\n"
+      "nameserver\tfe80::1%eth0\n"
+      "nameserver 2001:db8::53 ; trailing comment\n"
+      "nameserver 192.0.2.53\n"
+      "options edns0 timeout:2\r\n"
+      "sortlist 130.155.160.0/255.255.240.0\n");
+  ASSERT_EQ(c.nameservers.size(), 4u);
+  EXPECT_EQ(c.nameservers[0].address, ip("10.8.0.1"));
+  EXPECT_EQ(c.nameservers[1].address, ip("fe80::1"));
+  EXPECT_EQ(c.nameservers[1].zone, "eth0");
+  EXPECT_EQ(c.nameservers[2].address, ip("2001:db8::53"));
+  EXPECT_EQ(c.nameservers[3].line, 8u);
+  EXPECT_EQ(c.search, (std::vector<std::string>{"lan", "home.arpa"}));
+  EXPECT_EQ(c.options, (std::vector<std::string>{"edns0", "timeout:2"}));
+  EXPECT_TRUE(c.problems.empty()) << c.problems.front();
+}
+
+TEST(ResolvConf, BadLinesAreReportedAndSkipped) {
+  std::string text = "nameserver 1.2.3\nnameserver\nfrobnicate yes\nnameserver 9.9.9.9\n";
+  text += "nameserver " + std::string(5000, '1') + "\n";
+  text += std::string("nameserver 1.1.1.1\0x\n", 21);
+  text += "\xff\xfe garbage \x01\n";
+  const host::ResolvConf c = host::parse_resolv_conf(text);
+  ASSERT_EQ(c.nameservers.size(), 1u);
+  EXPECT_EQ(c.nameservers[0].address, ip("9.9.9.9"));
+  ASSERT_EQ(c.problems.size(), 6u);
+  EXPECT_EQ(c.problems[0], "line 1: '1.2.3' is not an IP address; ignored");
+  EXPECT_EQ(c.problems[1], "line 2: 'nameserver' without an address; ignored");
+  EXPECT_NE(c.problems[2].find("unknown keyword 'frobnicate'"), std::string::npos);
+  EXPECT_NE(c.problems[3].find("longer than 4096"), std::string::npos);
+  EXPECT_NE(c.problems[4].find("NUL"), std::string::npos);
+  EXPECT_NE(c.problems[5].find("'?"
+                               "?'"),
+            std::string::npos);  // unprintable bytes shown as '?'
+}
+
+TEST(ResolvConf, AHugeFileIsReadOnlyToItsLimit) {
+  std::string text;
+  while (text.size() <= host::kMaxConfigFile + 100) text += "nameserver 10.0.0.1\n";
+  const host::ResolvConf c = host::parse_resolv_conf(text);
+  EXPECT_EQ(c.problems.front().rfind("the file is larger than", 0), 0u) << c.problems.front();
+  EXPECT_GT(c.nameservers.size(), 1000u);
+}
+
+TEST(NsSwitch, ReadsTheHostsSourcesWithoutTheActions) {
+  const host::NsSwitchHosts h = host::parse_nsswitch_hosts(
+      "passwd: files\nhosts:  files mdns4_minimal [NOTFOUND=return] resolve [!UNAVAIL=return] dns # comment\n");
+  EXPECT_TRUE(h.found);
+  EXPECT_EQ(h.sources, (std::vector<std::string>{"files", "mdns4_minimal", "resolve", "dns"}));
+  EXPECT_FALSE(host::parse_nsswitch_hosts("passwd: files\n").found);
+  EXPECT_TRUE(host::parse_nsswitch_hosts("hosts:\n").sources.empty());
+}
+
+// --- recordings of the lab's client ----------------------------------------------------------------
+
+TEST(Recordings, FullLeakShowsTheIspResolverRoutedOverEth0) {
+  const host::Snapshot s = replayed("full-leak");
+  EXPECT_TRUE(s.problems.empty()) << s.problems.front();
+  ASSERT_EQ(s.tunnels().size(), 1u);
+  EXPECT_EQ(s.tunnels()[0]->name, "tun0");
+  EXPECT_EQ(s.tunnels()[0]->kind, "tun");
+  ASSERT_NE(s.link("eth0"), nullptr);
+  EXPECT_EQ(s.link("eth0")->kind, "veth");
+  EXPECT_FALSE(s.link("eth0")->tunnel());
+  EXPECT_TRUE(s.link("lo")->loopback());
+  ASSERT_EQ(s.resolvers.size(), 1u);
+  EXPECT_EQ(s.resolvers[0].address, ip("10.77.10.53"));
+  EXPECT_EQ(s.resolvers[0].path, ResolverPath::outside);
+  EXPECT_EQ(s.resolvers[0].interface, "eth0");
+  EXPECT_EQ(s.resolvers[0].gateway, ip("10.77.1.1"));
+  EXPECT_EQ(s.resolvers[0].source, ip("10.77.1.2"));
+  EXPECT_EQ(s.internet4.path, ResolverPath::tunnel);   // the VPN's default route
+  EXPECT_EQ(s.internet6.path, ResolverPath::outside);  // the lab's IPv6 is not tunnelled
+  const bool default_via_tun = std::any_of(s.routes.begin(), s.routes.end(), [&](const host::Route& r) {
+    return r.is_default() && r.destination.address.family == 4 && r.link == s.link("tun0")->index;
+  });
+  EXPECT_TRUE(default_via_tun);
+
+  const std::vector<verdict::Finding> f = host::inspect(s);
+  EXPECT_EQ(codes(f, Severity::leak), (std::vector<std::string>{"resolver_outside_tunnel"}));
+  EXPECT_TRUE(has(codes(f, Severity::warning), "ipv6_outside_tunnel"));
+  const auto outside =
+      std::find_if(f.begin(), f.end(), [](const auto& x) { return x.code == "resolver_outside_tunnel"; });
+  EXPECT_NE(outside->fix.find("sudo ip route replace 10.77.10.53 dev tun0"), std::string::npos);
+  EXPECT_NE(outside->reason.find("over eth0 via 10.77.1.1"), std::string::npos);
+}
+
+TEST(Recordings, NoLeakHasNoLeakRisk) {
+  const host::Snapshot s = replayed("no-leak");
+  ASSERT_EQ(s.resolvers.size(), 1u);
+  EXPECT_EQ(s.resolvers[0].path, ResolverPath::tunnel);
+  EXPECT_EQ(s.resolvers[0].interface, "tun0");
+  EXPECT_TRUE(codes(host::inspect(s), Severity::leak).empty());
+  const verdict::LocalEvidence e = host::local_evidence(s);
+  EXPECT_TRUE(e.gathered);
+  EXPECT_EQ(e.tunnels, (std::vector<std::string>{"tun0"}));
+  ASSERT_EQ(e.resolvers.size(), 1u);
+  EXPECT_EQ(e.resolvers[0].path, ResolverPath::tunnel);
+  EXPECT_EQ(cli::non_tunnel_interfaces(s), (std::vector<std::string>{"eth0"}));
+}
+
+TEST(Recordings, ALocalForwarderAndAnUnreachableResolverAreNamed) {
+  const std::vector<std::string> parallel = codes(host::inspect(replayed("parallel")));
+  EXPECT_TRUE(has(parallel, "local_stub_upstreams_unknown"));
+  const host::Snapshot fallback = replayed("fallback-leak");
+  ASSERT_EQ(fallback.resolvers.size(), 2u);
+  EXPECT_EQ(fallback.resolvers[0].path, ResolverPath::unreachable);
+  EXPECT_EQ(fallback.resolvers[1].path, ResolverPath::outside);
+  EXPECT_EQ(fallback.resolvers[1].address, ip("fd77:0:0:10::53"));
+  const std::vector<std::string> f = codes(host::inspect(fallback));
+  EXPECT_TRUE(has(f, "resolver_unreachable"));
+  EXPECT_TRUE(has(f, "resolver_outside_tunnel"));
+}
+
+TEST(Recordings, TruncatedAndGarbledNetlinkRepliesFailCleanly) {
+  for (const char* dump : {"links.nl", "addresses.nl", "routes.nl"}) {
+    const std::vector<std::byte> whole = file_bytes(kRecordings + "full-leak/" + dump);
+    ASSERT_GT(whole.size(), 100u) << dump;
+    size_t failures = 0;
+    for (size_t cut = 1; cut < whole.size(); cut += 7) {
+      const std::span<const std::byte> part(whole.data(), cut);
+      const bool ok = std::string(dump) == "links.nl"       ? host::parse_links(part).has_value()
+                      : std::string(dump) == "addresses.nl" ? host::parse_addresses(part).has_value()
+                                                            : host::parse_routes(part).has_value();
+      failures += ok ? 0 : 1;
+    }
+    EXPECT_GT(failures, 0u) << dump;  // cut mid-message: an error, never a crash
+    std::vector<std::byte> garbled = whole;
+    for (size_t i = 0; i < garbled.size(); i += 13) garbled[i] = std::byte{0xff};
+    (void)host::parse_links(garbled);  // any outcome but a crash (run under ASan in scripts/test)
+    (void)host::parse_routes(garbled);
+  }
+  const std::vector<std::byte> links = file_bytes(kRecordings + "full-leak/links.nl");
+  const Result<std::vector<host::Link>> cut = host::parse_links(std::span(links).first(30));
+  ASSERT_FALSE(cut.has_value());
+  EXPECT_NE(cut.error().message.find("truncated"), std::string::npos) << cut.error().message;
+}
+
+TEST(Recordings, AKernelErrorIsAnUnreachableRoute) {
+  std::array<std::byte, NLMSG_SPACE(sizeof(nlmsgerr))> reply{};
+  auto* h = reinterpret_cast<nlmsghdr*>(reply.data());
+  h->nlmsg_len = NLMSG_LENGTH(sizeof(nlmsgerr));
+  h->nlmsg_type = NLMSG_ERROR;
+  auto* err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h));
+  err->error = -ENETUNREACH;
+  const Result<host::RouteChoice> choice = host::parse_route_choice(reply);
+  ASSERT_TRUE(choice.has_value());
+  EXPECT_FALSE(choice->reachable);
+  EXPECT_EQ(choice->why_not, std::strerror(ENETUNREACH));
+  err->error = -ENOMEM;
+  EXPECT_FALSE(host::parse_route_choice(reply).has_value());
+  EXPECT_FALSE(host::parse_route_choice({}).has_value());  // no answer at all
+}
+
+TEST(Recordings, AMissingRecordingOrAPathOutsideItIsAnError) {
+  EXPECT_FALSE(host::replay_host("/nonexistent/recording").has_value());
+  Result<std::unique_ptr<host::HostSource>> source = host::replay_host(kRecordings + "no-leak");
+  ASSERT_TRUE(source.has_value());
+  EXPECT_EQ((*source)->read_file("/etc/hosts").error().system_errno, ENOENT);
+  EXPECT_FALSE((*source)->read_file("/etc/../../secret").has_value());
+  EXPECT_FALSE((*source)->read_file("relative").has_value());
+  EXPECT_EQ((*source)->route_get(ip("192.0.2.99")).error().system_errno, ENOENT);
+}
+
+TEST(Recordings, RecordingThenReplayingGivesTheSameSnapshot) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("dnsleak-record-" + std::to_string(::getpid()));
+  Result<std::unique_ptr<host::HostSource>> inner = host::replay_host(kRecordings + "full-leak");
+  ASSERT_TRUE(inner.has_value());
+  Result<std::unique_ptr<host::HostSource>> recording = host::recording_host(std::move(*inner), dir.string());
+  ASSERT_TRUE(recording.has_value());
+  const host::Snapshot first = host::take_snapshot(**recording);
+  Result<std::unique_ptr<host::HostSource>> again = host::replay_host(dir.string());
+  ASSERT_TRUE(again.has_value());
+  const host::Snapshot second = host::take_snapshot(**again);
+  EXPECT_EQ(boost::json::serialize(cli::inspect_json(first, host::inspect(first))),
+            boost::json::serialize(cli::inspect_json(second, host::inspect(second))));
+  std::filesystem::remove_all(dir);
+}
+
+// --- the capture decoder -------------------------------------------------------------------------
+
+std::vector<std::byte> frame(bool ipv6, bool tcp, uint16_t dport, const std::vector<std::byte>& dns,
+                             bool vlan = false) {
+  std::vector<uint8_t> f(12, 0x02);  // MAC addresses
+  if (vlan) f.insert(f.end(), {0x81, 0x00, 0x00, 0x05});
+  f.insert(f.end(), ipv6 ? std::initializer_list<uint8_t>{0x86, 0xdd} : std::initializer_list<uint8_t>{0x08, 0x00});
+  std::vector<uint8_t> l4;
+  l4.insert(l4.end(), {0xa0, 0x00, static_cast<uint8_t>(dport >> 8), static_cast<uint8_t>(dport)});
+  std::vector<uint8_t> payload;
+  if (tcp) payload.insert(payload.end(), {static_cast<uint8_t>(dns.size() >> 8), static_cast<uint8_t>(dns.size())});
+  for (const std::byte b : dns) payload.push_back(static_cast<uint8_t>(b));
+  if (tcp) {
+    l4.insert(l4.end(), {0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0});
+  } else {
+    const size_t length = 8 + payload.size();
+    l4.insert(l4.end(), {static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length), 0, 0});
+  }
+  l4.insert(l4.end(), payload.begin(), payload.end());
+  const uint8_t protocol = tcp ? 6 : 17;
+  if (ipv6) {
+    f.insert(f.end(),
+             {0x60, 0, 0, 0, static_cast<uint8_t>(l4.size() >> 8), static_cast<uint8_t>(l4.size()), protocol, 64});
+    for (int i = 0; i < 15; ++i) f.push_back(i == 0 ? 0xfd : 0);
+    f.push_back(2);
+    for (int i = 0; i < 15; ++i) f.push_back(i == 0 ? 0xfd : 0);
+    f.push_back(0x53);
+  } else {
+    const size_t total = 20 + l4.size();
+    f.insert(f.end(), {0x45,
+                       0,
+                       static_cast<uint8_t>(total >> 8),
+                       static_cast<uint8_t>(total),
+                       0,
+                       0,
+                       0x40,
+                       0,
+                       64,
+                       protocol,
+                       0,
+                       0,
+                       10,
+                       77,
+                       1,
+                       2,
+                       10,
+                       77,
+                       10,
+                       53});
+  }
+  f.insert(f.end(), l4.begin(), l4.end());
+  f.resize(std::max<size_t>(f.size(), 60));  // Ethernet's minimum, padded as a NIC does
+  std::vector<std::byte> out(f.size());
+  std::memcpy(out.data(), f.data(), f.size());
+  return out;
+}
+
+TEST(Capture, DecodesQueriesOverEthernetUdpTcpAndIpv6) {
+  const std::vector<std::byte> query = testing::make_query({.name = "AbC-p0.leak.test", .qtype = 28});
+  for (const bool ipv6 : {false, true}) {
+    for (const bool tcp : {false, true}) {
+      const Result<std::optional<host::CapturedDns>> p =
+          host::decode_frame(1 /* DLT_EN10MB */, frame(ipv6, tcp, 53, query));
+      ASSERT_TRUE(p.has_value()) << p.error().message;
+      ASSERT_TRUE(p->has_value());
+      const host::CapturedDns& d = **p;
+      EXPECT_TRUE(d.decoded);
+      EXPECT_EQ(d.name, "AbC-p0.leak.test");
+      EXPECT_EQ(d.qtype, 28);
+      EXPECT_FALSE(d.response);
+      EXPECT_EQ(d.destination_port, 53);
+      EXPECT_EQ(d.transport, tcp ? net::Transport::tcp : net::Transport::udp);
+      EXPECT_EQ(d.destination, ip(ipv6 ? "fd00::53" : "10.77.10.53"));
+      EXPECT_EQ(cli::watch_line("eth0", d).find("eth0  dns/"), 0u);
+    }
+  }
+  const auto vlan = host::decode_frame(1, frame(false, false, 5355, query, true));
+  ASSERT_TRUE(vlan.has_value() && vlan->has_value());
+  EXPECT_EQ((*vlan)->kind, host::DnsKind::llmnr);
+  const auto mdns = host::decode_frame(1, frame(false, false, 5353, query));
+  ASSERT_TRUE(mdns.has_value() && mdns->has_value());
+  EXPECT_EQ((*mdns)->kind, host::DnsKind::mdns);
+}
+
+TEST(Capture, WhatIsNotDnsIsNothingAndWhatIsMalformedIsAnError) {
+  const std::vector<std::byte> query = testing::make_query({.name = "x.leak.test"});
+  const auto other_port = host::decode_frame(1, frame(false, false, 80, query));
+  ASSERT_TRUE(other_port.has_value());
+  EXPECT_FALSE(other_port->has_value());
+  // DoT: reported on the SYN only, never decoded.
+  const auto dot_data = host::decode_frame(1, frame(false, true, 853, query));
+  ASSERT_TRUE(dot_data.has_value());
+  EXPECT_FALSE(dot_data->has_value());
+  EXPECT_FALSE(host::decode_frame(147, frame(false, false, 53, query)).has_value());  // unknown link type
+  // Every truncation of every kind of frame: an answer or an error, never a read past the end.
+  for (const bool ipv6 : {false, true}) {
+    for (const bool tcp : {false, true}) {
+      const std::vector<std::byte> whole = frame(ipv6, tcp, 53, query);
+      for (size_t cut = 0; cut < whole.size(); ++cut) {
+        const std::vector<std::byte> part(whole.begin(), whole.begin() + static_cast<long>(cut));
+        (void)host::decode_frame(1, part);
+      }
+    }
+  }
+  std::vector<std::byte> bad_name = frame(false, false, 53, query);
+  bad_name[14 + 20 + 8 + 12] = std::byte{0xc0};  // a compression pointer at the question: forward, refused
+  const auto refused = host::decode_frame(1, bad_name);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("name"), std::string::npos);
+}
+
+TEST(Capture, TheTestNamesAreFoundAmongWhatWasSeenWithoutCase) {
+  host::CapturedDns a;
+  a.decoded = true;
+  a.name = "ABC-p0.Leak.Test";
+  a.destination = ip("10.77.10.53");
+  host::CapturedDns other = a;
+  other.name = "example.com";
+  const std::vector<verdict::LocalLeak> leaks = cli::leaks_among(
+      {{"eth0", a}, {"eth0", a}, {"wlan0", a}, {"eth0", other}}, {"abc-p0.leak.test.", "abc-p1.leak.test"});
+  ASSERT_EQ(leaks.size(), 2u);  // once per interface
+  EXPECT_EQ(leaks[0].name, "abc-p0.leak.test");
+  EXPECT_EQ(leaks[1].interface, "wlan0");
+}
+
+// --- the verdict with local evidence -------------------------------------------------------------
+
+verdict::Evidence server_sees_public_resolver() {
+  verdict::Evidence e;
+  verdict::Network pub{64502, "Example Public DNS", "XC", "Example Public DNS"};
+  e.resolvers.push_back({ip("10.77.30.53"), pub, {}});
+  e.egress.push_back({ip("10.77.0.3"), {64501, "Example VPN", "XB", ""}});
+  return e;
+}
+
+TEST(LocalVerdict, TheServerAloneCannotTellAPublicResolverReachedOutside) {
+  const verdict::Verdict alone = verdict::judge(server_sees_public_resolver());
+  EXPECT_EQ(alone.outcome, verdict::Outcome::no_leak);
+  EXPECT_EQ(alone.certainty, Certainty::unknown);
+  const auto pub = std::find_if(alone.findings.begin(), alone.findings.end(),
+                                [](const auto& f) { return f.code == "public_resolver"; });
+  ASSERT_NE(pub, alone.findings.end());
+  EXPECT_NE(pub->fix.find("dnsleak test"), std::string::npos);
+
+  verdict::Evidence routed = server_sees_public_resolver();
+  routed.local.gathered = true;
+  routed.local.tunnels = {"tun0"};
+  routed.local.resolvers.push_back({ip("10.77.30.53"), ResolverPath::outside, "eth0", false});
+  const verdict::Verdict by_route = verdict::judge(routed);
+  EXPECT_EQ(by_route.outcome, verdict::Outcome::leak);
+  EXPECT_EQ(by_route.certainty, Certainty::likely);
+  EXPECT_TRUE(has(codes(by_route.findings, Severity::leak), "resolver_outside_tunnel"));
+
+  routed.local.captured = true;
+  routed.local.capture_interfaces = {"eth0"};
+  routed.local.leaks.push_back({"t-p0.leak.test", "eth0", ip("10.77.30.53")});
+  routed.local.leaks.push_back({"t-p1.leak.test", "eth0", ip("10.77.30.53")});
+  const verdict::Verdict captured = verdict::judge(routed);
+  EXPECT_EQ(captured.outcome, verdict::Outcome::leak);
+  EXPECT_EQ(captured.certainty, Certainty::proven);
+  const auto seen = std::find_if(captured.findings.begin(), captured.findings.end(),
+                                 [](const auto& f) { return f.code == "test_names_seen_leaving"; });
+  ASSERT_NE(seen, captured.findings.end());
+  EXPECT_NE(seen->reason.find("2 of the test's names"), std::string::npos) << seen->reason;
+  EXPECT_EQ(seen->certainty, Certainty::proven);
+  EXPECT_FALSE(seen->fix.empty());
+}
+
+TEST(LocalVerdict, ThroughTheTunnelAndNothingCapturedProvesACleanResult) {
+  verdict::Evidence e = server_sees_public_resolver();
+  e.local.gathered = true;
+  e.local.tunnels = {"tun0"};
+  e.local.resolvers.push_back({ip("10.77.30.53"), ResolverPath::tunnel, "tun0", false});
+  e.local.captured = true;
+  e.local.capture_interfaces = {"eth0"};
+  const verdict::Verdict v = verdict::judge(e);
+  EXPECT_EQ(v.outcome, verdict::Outcome::no_leak);
+  EXPECT_EQ(v.certainty, Certainty::proven);
+  EXPECT_TRUE(has(codes(v.findings), "nothing_seen_leaving"));
+  EXPECT_TRUE(has(codes(v.findings), "resolvers_through_tunnel"));
+  // Without a capture (not root): likely, and what was not checked is said.
+  e.local.captured = false;
+  e.local.unchecked = {"a capture needs CAP_NET_RAW"};
+  const verdict::Verdict unprivileged = verdict::judge(e);
+  EXPECT_EQ(unprivileged.outcome, verdict::Outcome::no_leak);
+  EXPECT_EQ(unprivileged.certainty, Certainty::likely);
+  EXPECT_TRUE(has(codes(unprivileged.findings), "not_checked"));
+}
+
+TEST(LocalVerdict, WithoutATunnelARouteOutsideIsNoLeak) {
+  verdict::Evidence e;
+  verdict::Network isp{64500, "Example ISP", "XA", ""};
+  e.resolvers.push_back({ip("10.77.10.53"), isp, {}});
+  e.egress.push_back({ip("10.77.0.2"), isp});
+  e.local.gathered = true;
+  e.local.resolvers.push_back({ip("10.77.10.53"), ResolverPath::outside, "eth0", false});
+  const verdict::Verdict v = verdict::judge(e);
+  EXPECT_EQ(v.outcome, verdict::Outcome::no_leak);
+  EXPECT_TRUE(has(codes(v.findings), "no_tunnel_found"));
+  EXPECT_FALSE(has(codes(v.findings), "resolver_outside_tunnel"));
+}
+
+}  // namespace
+}  // namespace dnsleak
