@@ -4,6 +4,7 @@ watch` shows what leaves, and unprivileged runs still judge by routes and say wh
 check. Needs root."""
 import json
 import os
+import shutil
 import tempfile
 import unittest
 
@@ -26,19 +27,28 @@ class LocalEvidence(unittest.TestCase):
     def setUpClass(cls):
         cls.lab = Lab()
         cls.lab.up()
-        cls.home = os.path.join(cls.lab.dir, "home")
+        # Where `nobody` can reach them: the build tree may sit under a home only root can enter
+        # (/root/project on a fresh machine), so the unprivileged runs use a copy of dnsleak.
+        cls.public = tempfile.mkdtemp(prefix="dnsleak-local-")
+        os.chmod(cls.public, 0o755)
+        cls.unprivileged_dnsleak = os.path.join(cls.public, "dnsleak")
+        shutil.copy2(DNSLEAK, cls.unprivileged_dnsleak)
+        os.chmod(cls.unprivileged_dnsleak, 0o755)
+        cls.home = os.path.join(cls.public, "home")
         os.makedirs(cls.home, exist_ok=True)
         os.chmod(cls.home, 0o777)
 
     @classmethod
     def tearDownClass(cls):
         cls.lab.down()
+        shutil.rmtree(cls.public, ignore_errors=True)
 
     def setUp(self):
         self.lab.reset_client()
 
     def dnsleak(self, *args, user=None, timeout=60):
-        return self.lab.sh("client", *(user or []), "env", "HOME=" + self.home, "NO_COLOR=1", DNSLEAK, *args,
+        program = self.unprivileged_dnsleak if user else DNSLEAK
+        return self.lab.sh("client", *(user or []), "env", "HOME=" + self.home, "NO_COLOR=1", program, *args,
                            check=False, timeout=timeout)
 
     def test_inspect_names_each_scenarios_risk_and_none_where_there_is_none(self):
