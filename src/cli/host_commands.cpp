@@ -1,5 +1,6 @@
 #include "cli/host_commands.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +44,16 @@ std::string kind_text(const host::Link& l) {
 
 }  // namespace
 
+std::string user_home() {
+  // Under sudo, the browsers are the user's, not root's.
+  if (const char* sudo_user = std::getenv("SUDO_USER"); sudo_user != nullptr && *sudo_user && ::geteuid() == 0) {
+    if (const passwd* pw = ::getpwnam(sudo_user); pw != nullptr && pw->pw_dir != nullptr) return pw->pw_dir;
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') return home;
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_dir != nullptr) return pw->pw_dir;
+  return {};
+}
+
 json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Finding>& findings) {
   json::array links, resolvers;
   for (const host::Link& l : s.links) {
@@ -72,6 +83,15 @@ json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Fi
   }
   json::array tunnels;
   for (const host::Link* t : s.tunnels()) tunnels.push_back(json::value(t->name));
+  json::array browsers;
+  for (const host::BrowserDns& b : s.browsers) {
+    browsers.push_back(json::object{{"browser", b.browser},
+                                    {"profile", b.profile},
+                                    {"mode", b.mode},
+                                    {"resolver", b.resolver},
+                                    {"bypasses_system", b.bypasses_system},
+                                    {"settings", b.settings}});
+  }
   bool leak = false;
   for (const verdict::Finding& f : findings) leak = leak || f.severity == verdict::Severity::leak;
   verdict::Verdict as_verdict{leak ? verdict::Outcome::leak : verdict::Outcome::no_leak, verdict::Certainty::likely,
@@ -83,6 +103,7 @@ json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Fi
                       {"resolvers", std::move(resolvers)},
                       {"search", json::value_from(s.resolv_conf.search)},
                       {"nsswitch_hosts", json::value_from(s.nsswitch.sources)},
+                      {"browsers", std::move(browsers)},
                       {"findings", v["findings"]},
                       {"risk", leak},
                       {"exit_code", leak ? 1 : 0}};
@@ -168,7 +189,7 @@ int run_inspect(const InspectAction& action) {
     }
     source = std::move(*recording);
   }
-  const host::Snapshot snapshot = host::take_snapshot(*source);
+  const host::Snapshot snapshot = host::take_snapshot(*source, user_home());
   const std::vector<verdict::Finding> findings = host::inspect(snapshot);
   bool leak = false;
   for (const verdict::Finding& f : findings) leak = leak || f.severity == verdict::Severity::leak;

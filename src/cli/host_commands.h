@@ -31,6 +31,9 @@ struct WatchAction {
 // Exit code: 1 when DNS was seen leaving, 0 when none was; 4 without the capability to capture.
 [[nodiscard]] int run_watch(const WatchAction& action);
 
+// Whose browser settings inspect reads: under sudo, the invoking user's home; else $HOME.
+[[nodiscard]] std::string user_home();
+
 // For tests: the inspect report of a snapshot, and one watch line.
 [[nodiscard]] boost::json::object inspect_json(const host::Snapshot& snapshot,
                                                const std::vector<verdict::Finding>& findings);

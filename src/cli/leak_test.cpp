@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "dns/name.h"
 #include "testname/test_token.h"
@@ -109,6 +110,9 @@ verdict::Evidence evidence_from_results(const json::value& results) {
         subnet.source_prefix = prefix->length;
         subnet.address = prefix->address.bytes;
         evidence.client_subnet = subnet;
+        if (const auto* n = entry.if_contains("ecs_network"); n && n->is_object()) {
+          evidence.client_subnet_network = network_from(*n);
+        }
       }
     }
     e.resolvers.push_back(std::move(evidence));
@@ -187,9 +191,41 @@ LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& 
     if (!parsed.from_text(name) || parsed.label_count() == 0) continue;
     if (const auto label = testname::split_test_label(parsed.label(0))) probe_of[name] = label->probe.view();
   }
+  // The ISP's network, from each interface outside the tunnel that has a default route: the
+  // server's whoami, asked over a socket bound to that interface (SO_BINDTODEVICE, open to every
+  // user since Linux 5.7). It runs beside the lookups.
+  std::vector<LocalObserver::UnderlayTarget> underlay_targets;
+  std::vector<verdict::UnderlayProbe> underlay;
+  std::vector<std::thread> underlay_threads;
   if (local != nullptr) {
     progress("reading this machine's routes…");
     local->start();
+    underlay_targets = local->underlay_targets();
+    underlay.resize(underlay_targets.size());
+    for (size_t i = 0; i < underlay_targets.size(); ++i) {
+      underlay[i].interface = underlay_targets[i].interface;
+      underlay[i].family = underlay_targets[i].family;
+      const std::string bind = "if!" + underlay_targets[i].interface;
+      underlay_threads.emplace_back([&, i, bind] {
+        const probe::HttpReply r =
+            http.fetch({"GET", base + "/api/v1/whoami", "", std::min<long>(left_ms(), 2500), underlay[i].family, bind});
+        boost::system::error_code parse_error;
+        const json::value v = r.status == 200 ? json::parse(r.body, parse_error) : json::value();
+        const json::value* address = v.is_object() ? v.as_object().if_contains("address") : nullptr;
+        if (r.status != 200 || parse_error || address == nullptr || !address->is_string()) {
+          underlay[i].error = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status);
+          return;
+        }
+        const Result<net::IpAddress> parsed = net::parse_ip(address->as_string());
+        if (!parsed) {
+          underlay[i].error = "the server named no address";
+          return;
+        }
+        underlay[i].address = *parsed;
+        const json::value* network = v.as_object().if_contains("network");
+        underlay[i].network = network_from(network ? *network : json::value());
+      });
+    }
   }
   progress("looking up the test names…");
   report.lookups = resolver.resolve_all(names, options.family, std::min<long>(left_ms(), options.timeout_ms));
@@ -241,7 +277,21 @@ LeakTestReport run_leak_test(const LeakTestOptions& options, probe::HttpClient& 
     }
   }
   events->stop();
-  if (local != nullptr) report.local = local->finish(names);
+  for (std::thread& t : underlay_threads) t.join();
+  if (local != nullptr) {
+    report.local = local->finish(names);
+    report.local.underlay = underlay;
+    for (const verdict::UnderlayProbe& u : underlay) {
+      if (u.address) continue;
+      report.local.unchecked.push_back(
+          concat({"your ISP's network could not be learnt from ", u.interface, " (IPv", std::to_string(u.family),
+                  "): ", u.error, "; a firewall, or `dnsleak guard`, may stop traffic outside the tunnel"}));
+    }
+    if (underlay.empty() && !report.local.tunnels.empty()) {
+      report.local.unchecked.emplace_back(
+          "your ISP's network could not be learnt: no interface outside the tunnel has a default route");
+    }
+  }
 
   progress("reading the results…");
   const probe::HttpReply results =

@@ -1,5 +1,6 @@
 #include "cli/local_evidence.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
@@ -62,6 +63,8 @@ class LiveLocalObserver final : public LocalObserver {
     });
   }
 
+  std::vector<UnderlayTarget> underlay_targets() const override { return underlay_targets_of(snapshot_); }
+
   verdict::LocalEvidence finish(const std::vector<std::string>& test_names) override {
     if (capture_) {
       // The last queries may still be in the kernel's buffer.
@@ -101,6 +104,24 @@ std::vector<std::string> non_tunnel_interfaces(const host::Snapshot& snapshot) {
   std::vector<std::string> out;
   for (const host::Link& l : snapshot.links) {
     if (l.up() && !l.loopback() && !l.tunnel()) out.push_back(l.name);
+  }
+  return out;
+}
+
+std::vector<LocalObserver::UnderlayTarget> underlay_targets_of(const host::Snapshot& snapshot) {
+  std::vector<LocalObserver::UnderlayTarget> out;
+  for (const int family : {4, 6}) {
+    for (const host::Route& r : snapshot.routes) {
+      const host::Link* link = snapshot.link(r.link);
+      if (!r.is_default() || r.type != 1 /* RTN_UNICAST */ || r.destination.address.family != family ||
+          link == nullptr || !link->up() || link->loopback() || link->tunnel()) {
+        continue;
+      }
+      const bool known = std::any_of(out.begin(), out.end(), [&](const LocalObserver::UnderlayTarget& t) {
+        return t.interface == link->name && t.family == family;
+      });
+      if (!known) out.push_back({link->name, family});
+    }
   }
   return out;
 }

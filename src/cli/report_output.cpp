@@ -110,6 +110,16 @@ std::string render_table(const LeakTestReport& r, bool colour) {
       out << "  resolver " << x.address.to_string() << (x.stub_upstream ? " (behind the local stub)" : "") << ": "
           << path_text(x) << "\n";
     }
+    for (const verdict::UnderlayProbe& u : r.local.underlay) {
+      out << "  outside the tunnel, " << u.interface << (u.family == 6 ? " (IPv6)" : " (IPv4)") << ": ";
+      if (u.address) {
+        out << u.address->to_string();
+        if (u.network.asn) out << "  AS" << *u.network.asn << " " << u.network.organisation;
+        out << "\n";
+      } else {
+        out << "could not tell (" << u.error << ")\n";
+      }
+    }
     if (r.local.captured) {
       std::string where;
       for (const std::string& i : r.local.capture_interfaces) where += (where.empty() ? "" : ", ") + i;
@@ -153,7 +163,17 @@ json::object local_json(const verdict::LocalEvidence& local) {
     leaks.push_back(
         json::object{{"name", l.name}, {"interface", l.interface}, {"destination", l.destination.to_string()}});
   }
+  json::array underlay;
+  for (const verdict::UnderlayProbe& u : local.underlay) {
+    json::object o{{"interface", u.interface}, {"family", u.family == 6 ? "ipv6" : "ipv4"}};
+    o["address"] = u.address ? json::value(u.address->to_string()) : json::value(nullptr);
+    o["asn"] = u.network.asn ? json::value(*u.network.asn) : json::value(nullptr);
+    o["organisation"] = u.network.organisation;
+    if (!u.error.empty()) o["error"] = u.error;
+    underlay.push_back(std::move(o));
+  }
   return json::object{{"tunnels", json::value_from(local.tunnels)},
+                      {"underlay", std::move(underlay)},
                       {"resolvers", std::move(resolvers)},
                       {"captured", local.captured},
                       {"capture_interfaces", json::value_from(local.capture_interfaces)},

@@ -154,6 +154,23 @@ std::vector<Finding> inspect(const Snapshot& s) {
     add(Severity::warning, "no_nameserver", "/etc/resolv.conf names no nameserver: glibc then asks 127.0.0.1.",
         Certainty::proven);
   }
+  for (const BrowserDns& b : s.browsers) {
+    const bool firefox = b.browser == "Firefox";
+    std::string reason = b.browser;
+    if (firefox) reason += " (profile " + b.profile + ")";
+    reason += " resolves names itself over DNS over HTTPS (";
+    reason += firefox ? "network.trr.mode " : "mode ";
+    reason += b.mode + ", " + (b.resolver.empty() ? std::string("its default resolver") : b.resolver);
+    reason += "): it bypasses the system's resolver, so a web leak test in it shows that resolver and `dnsleak test` ";
+    reason += "the system's.";
+    if (firefox && b.mode == "2") reason += " In mode 2 it falls back to the system's resolver whenever DoH fails.";
+    add(Severity::warning, "browser_own_doh", std::move(reason), Certainty::proven,
+        firefox
+            ? "If that is not your VPN's resolver: in about:config set network.trr.mode to 5 (off), or set "
+              "network.trr.uri to your VPN's DNS over HTTPS address."
+            : "If that is not your VPN's resolver: in Settings > Privacy and security > Use secure DNS, choose your "
+              "VPN's DNS over HTTPS address, or turn it off.");
+  }
   for (const std::string& p : s.problems) add(Severity::info, "unreadable", p, Certainty::unknown);
   return findings;
 }

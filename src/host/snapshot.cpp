@@ -58,7 +58,7 @@ ResolverRoute route_for(HostSource& source, const Snapshot& snapshot, const net:
   return r;
 }
 
-Snapshot take_snapshot(HostSource& source) {
+Snapshot take_snapshot(HostSource& source, const std::string& home) {
   using verdict::ResolverPath;
   Snapshot s;
   auto problem = [&s](std::string text) { s.problems.push_back(std::move(text)); };
@@ -120,6 +120,7 @@ Snapshot take_snapshot(HostSource& source) {
       problem(concat({"the servers behind systemd-resolved's stub are unknown: ", text.error().message}));
     }
   }
+  s.browsers = browser_dns(source, home);
   s.internet4 = route_for(source, s, *net::parse_ip(kInternet4));
   s.internet6 = route_for(source, s, *net::parse_ip(kInternet6));
   return s;

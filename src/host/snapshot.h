@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "host/browsers.h"
 #include "host/netlink.h"
 #include "host/resolver_config.h"
 #include "host/source.h"
@@ -45,6 +46,7 @@ struct Snapshot {
   // Where traffic to the internet at large leaves, per family: the kernel's route for an address of
   // the documentation ranges (asked, never sent to).
   ResolverRoute internet4, internet6;
+  std::vector<BrowserDns> browsers;   // browsers set to their own DNS over HTTPS
   std::vector<std::string> problems;  // what could not be read, in words
 
   [[nodiscard]] const Link* link(uint32_t index) const noexcept;
@@ -52,7 +54,8 @@ struct Snapshot {
   [[nodiscard]] std::vector<const Link*> tunnels() const;  // up tunnel links
 };
 
-[[nodiscard]] Snapshot take_snapshot(HostSource& source);
+// `home`: whose browser settings to read (empty: none).
+[[nodiscard]] Snapshot take_snapshot(HostSource& source, const std::string& home = {});
 
 // Where a packet to `destination` leaves, from the kernel's answer.
 [[nodiscard]] ResolverRoute route_for(HostSource& source, const Snapshot& snapshot, const net::IpAddress& destination);

@@ -93,7 +93,14 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
   json::array resolvers;
   for (const auto& [text, s] : by_address) {
     const verdict::Network network = enricher.network_of(s.address);
-    evidence.resolvers.push_back({s.address, network, s.subnet});
+    std::optional<verdict::Network> subnet_network;
+    if (s.subnet) {
+      net::IpAddress subnet;
+      subnet.family = s.subnet->family == 2 ? 6 : 4;
+      subnet.bytes = s.subnet->address;
+      subnet_network = enricher.network_of(subnet);
+    }
+    evidence.resolvers.push_back({s.address, network, s.subnet, subnet_network});
     json::object r;
     r["address"] = text;
     r["family"] = s.address.family == 6 ? "ipv6" : "ipv4";
@@ -111,6 +118,7 @@ json::object results_json(const std::vector<store::ResolverObservation>& observa
       r["edns"] = nullptr;
     }
     r["ecs"] = s.subnet ? json::value(subnet_text(*s.subnet)) : json::value(nullptr);
+    r["ecs_network"] = subnet_network ? json::value(network_json(*subnet_network)) : json::value(nullptr);
     r["network"] = network_json(network);
     const auto reverse = enricher.reverse_name(s.address);
     r["reverse_name"] = reverse && !reverse->empty() ? json::value(*reverse) : json::value(nullptr);

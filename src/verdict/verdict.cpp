@@ -185,6 +185,21 @@ Verdict judge(const Evidence& e) {
     }
     for (const std::string& why : local.unchecked) add(Severity::info, "not_checked", why, Certainty::unknown);
   }
+  // The ISP's networks, as seen from the interfaces outside the tunnel: an automatic baseline.
+  std::set<uint32_t> isp_asns(e.baseline.asns.begin(), e.baseline.asns.end());
+  std::string isp_where = isp_asns.empty() ? "" : "your baseline, taken with the tunnel down,";
+  if (local.gathered && !local.tunnels.empty()) {
+    for (const UnderlayProbe& u : local.underlay) {
+      if (!u.address || !u.network.asn) continue;
+      if (isp_asns.insert(*u.network.asn).second) {
+        add(Severity::info, "isp_network_seen",
+            "Outside the tunnel, " + u.interface + " reaches the internet as " + describe(*u.address, u.network) +
+                ": your ISP's network.",
+            Certainty::proven);
+      }
+      if (isp_where.empty()) isp_where = u.interface;
+    }
+  }
 
   auto finish = [&](Outcome outcome, Certainty certainty) {
     v.outcome = outcome;
@@ -225,6 +240,25 @@ Verdict judge(const Evidence& e) {
   }
   bool exits_differ = exit4 != nullptr && exit6 != nullptr;
   for (const uint32_t asn : asns6) exits_differ = exits_differ && asns4.count(asn) == 0;
+  // ECS proves where a resolver was asked from: a forwarded subnet outside the (IPv4) exit's
+  // network means the query reached the resolver from outside the tunnel.
+  {
+    std::set<uint32_t> tunnel_asns = asns4;
+    if (!exits_differ) tunnel_asns.insert(asns6.begin(), asns6.end());
+    for (const ResolverEvidence& r : e.resolvers) {
+      if (!r.client_subnet || !r.client_subnet_network || !r.client_subnet_network->asn || tunnel_asns.empty() ||
+          tunnel_asns.count(*r.client_subnet_network->asn) != 0) {
+        continue;
+      }
+      add(Severity::leak, "subnet_outside_exit_network",
+          "Resolver " + describe(r.address, r.network) + " was asked on behalf of " + subnet_text(*r.client_subnet) +
+              " (EDNS Client Subnet), which is in AS" + std::to_string(*r.client_subnet_network->asn) +
+              (r.client_subnet_network->organisation.empty() ? "" : " " + r.client_subnet_network->organisation) +
+              ", not in your exit's network: the query reached it from outside the tunnel.",
+          Certainty::proven, kFixUseVpnResolver);
+      leak = proven_leak = true;
+    }
+  }
   if (exits_differ) {
     add(Severity::warning, "ipv6_egress_differs",
         "Your IPv6 traffic leaves through " + describe(exit6->address, exit6->network) +
@@ -296,18 +330,51 @@ Verdict judge(const Evidence& e) {
           Certainty::unknown, local.gathered ? "" : kFixRunLocal);
       continue;
     }
-    private_networks.insert(*r.network.asn);
-    if (exit_asns.empty()) continue;
+    if (exit_asns.empty()) {
+      private_networks.insert(*r.network.asn);
+      continue;
+    }
     if (exit_asns.count(*r.network.asn) != 0) {
+      private_networks.insert(*r.network.asn);
       add(Severity::info, "resolver_in_exit_network",
           "Resolver " + describe(r.address, r.network) + " is in the same network as your exit.");
+    } else if (isp_asns.count(*r.network.asn) != 0) {
+      private_networks.insert(*r.network.asn);
+      leak = true;
+      if (contains(e.baseline.resolvers, r.address) || contains(e.baseline.asns, r.network.asn)) continue;  // said
+      add(Severity::leak, "resolver_in_isp_network",
+          "Resolver " + describe(r.address, r.network) + " is in your ISP's network (the one " + isp_where +
+              " shows outside the tunnel): your ISP gets your lookups" +
+              (local_says_tunnel ? ", even though they travel through the tunnel." : "."),
+          Certainty::likely, kFixUseVpnResolver);
+      leak = true;
+    } else if (local_says_tunnel && !isp_asns.empty() && local.leaks.empty()) {
+      // Neither the exit's network nor the ISP's, and reached through the tunnel: VPN providers
+      // run their resolvers in hosting networks other than their exits'.
+      add(Severity::info, "resolver_elsewhere_through_tunnel",
+          "Resolver " + describe(r.address, r.network) +
+              " is not in your exit's network, but it is reached through the tunnel and is not in your ISP's "
+              "network either: most likely your VPN provider's own resolver.",
+          Certainty::likely);
+    } else if (local_says_tunnel && isp_asns.empty() && local.leaks.empty()) {
+      unknown = true;
+      add(Severity::warning, "resolver_network_unexplained",
+          "Resolver " + describe(r.address, r.network) +
+              " is not in your exit's network but is reached through the tunnel; your ISP's network is not known "
+              "here, so it cannot be told whether it is your VPN provider's resolver or your ISP's.",
+          Certainty::unknown,
+          "Run `dnsleak test --save-baseline` once with the tunnel down, or let dnsleak reach the internet outside "
+          "the tunnel (a default route on the uplink) so it can learn your ISP's network.");
     } else {
+      private_networks.insert(*r.network.asn);
       add(Severity::leak, "resolver_network_differs",
           "Resolver " + describe(r.address, r.network) + " is not in your exit's network: your lookups do not go " +
               "where your traffic goes" +
               (local_says_tunnel ? " (it is reached through the tunnel, but its operator "
                                    "sees every name)."
-                                 : "."),
+               : local.gathered  ? "."
+                                 : ". (From the server alone this cannot be told from a VPN provider's own resolver "
+                                   "in another network: `dnsleak test` on the machine can.)"),
           Certainty::likely, kFixUseVpnResolver);
       leak = true;
     }

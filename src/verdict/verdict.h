@@ -26,7 +26,8 @@ struct Network {
 struct ResolverEvidence {
   net::IpAddress address;
   Network network;
-  std::optional<dns::ClientSubnet> client_subnet;  // ECS it forwarded, if any
+  std::optional<dns::ClientSubnet> client_subnet;     // ECS it forwarded, if any
+  std::optional<Network> client_subnet_network = {};  // what enrichment knows of that subnet
 };
 
 struct EgressEvidence {
@@ -60,14 +61,24 @@ struct LocalLeak {
   std::string interface;
   net::IpAddress destination;
 };
+// The ISP's network without a tunnel-down step: an HTTP request bound to a non-tunnel interface
+// (SO_BINDTODEVICE) asks the server which address it came from.
+struct UnderlayProbe {
+  std::string interface;
+  int family = 4;
+  std::optional<net::IpAddress> address;  // none when the probe failed
+  Network network;
+  std::string error;  // why it failed
+};
 struct LocalEvidence {
   bool gathered = false;
   std::vector<std::string> tunnels;      // tunnel interfaces found
   std::vector<LocalResolver> resolvers;  // those glibc uses, and a stub's upstreams where known
   bool captured = false;                 // a capture ran on every non-tunnel interface
   std::vector<std::string> capture_interfaces;
-  std::vector<LocalLeak> leaks;        // the test's own names seen leaving outside the tunnel
-  std::vector<std::string> unchecked;  // what could not be checked, and why
+  std::vector<LocalLeak> leaks;         // the test's own names seen leaving outside the tunnel
+  std::vector<UnderlayProbe> underlay;  // per non-tunnel interface and family with a default route
+  std::vector<std::string> unchecked;   // what could not be checked, and why
 };
 
 struct Evidence {

@@ -83,13 +83,16 @@ def main():
             for f in results["verdict"]["findings"]:
                 print("     - [%s] %s" % (f["severity"], f["reason"]))
             if not s.server_can_tell:
-                print("   (the server alone cannot tell this from the clean case, and says so: %s)"
-                      % results["verdict"]["certainty"])
+                print("   (the server alone cannot tell this case: its verdict is %s, certainty %s)"
+                      % (verdict, results["verdict"]["certainty"]))
             lv = local["verdict"]
             print("   dnsleak test on the client: %s (%s); captured on %s: %d test name(s) seen leaving" % (
                 {"leak": "DNS LEAK", "no_leak": "no leak", "inconclusive": "could not tell"}[lv["outcome"]],
                 lv["certainty"], ", ".join(local["local"]["capture_interfaces"]) or "nothing",
                 len(local["local"]["leaks"])))
+            for u in local["local"]["underlay"]:
+                print("     - outside the tunnel, %s (%s) reaches the internet as %s (AS%s %s)" % (
+                    u["interface"], u["family"], u["address"], u["asn"], u["organisation"]))
             for r in local["local"]["resolvers"]:
                 print("     - resolver %s: %s%s" % (r["address"], r["path"], " (" + r["interface"] + ")" if r["interface"] else ""))
             print("   ground truth: %s -> %s\n" % ("LEAK" if s.leak else "no leak", "verdict right" if ok else "VERDICT WRONG"))

@@ -6,7 +6,8 @@ namespace, there is no link to it and no route out):
   [client]  eth0 10.77.1.2, fd77:0:0:1::2 ── veth ── [isp] lan0 10.77.1.1, fd77:0:0:1::1
             tun0 10.77.2.2 ═══ UDP tunnel over eth0 ═══ [vpn] tun0 10.77.2.1
   [isp]     resolver (Unbound) on lo 10.77.10.53 and fd77:0:0:10::53; masquerades the client
-  [vpn]     resolver (Unbound, 0x20 on) on lo 10.77.20.53, IPv4 only; masquerades tunnel traffic
+  [vpn]     resolver (Unbound, 0x20 on) on lo 10.77.20.53, IPv4 only; masquerades tunnel traffic;
+            a second resolver of the provider's on 10.77.40.53, in a hosting network (AS64504)
   [pub]     a public-style resolver (Unbound) on lo 10.77.30.53 and fd77:0:0:30::53
   [auth]    dnsleakd, authoritative for leak.test, on 10.77.0.53 and fd77::53
   [wan]     a bridge standing in for the internet: isp .2, vpn .3, pub .30, auth .53 (10.77.0.0/24,
@@ -39,6 +40,9 @@ ZONE = "leak.test"
 
 ISP_DNS4, ISP_DNS6 = "10.77.10.53", "fd77:0:0:10::53"
 VPN_DNS4 = "10.77.20.53"
+# The VPN provider's second resolver, in a hosting network (AS64504) that is not its exit's: asked
+# through the tunnel, it is no leak, though its network differs from the exit's.
+VPN_FARM4 = "10.77.40.53"
 PUB_DNS4, PUB_DNS6 = "10.77.30.53", "fd77:0:0:30::53"
 AUTH4, AUTH6 = "10.77.0.53", "fd77::53"
 WEB4, WEB6 = "10.77.0.80", "fd77::80"
@@ -250,6 +254,7 @@ class Lab:
         self.ip("isp", "addr", "add", ISP_DNS4 + "/32", "dev", "lo")
         self.ip("isp", "addr", "add", ISP_DNS6 + "/128", "dev", "lo")
         self.ip("vpn", "addr", "add", VPN_DNS4 + "/32", "dev", "lo")
+        self.ip("vpn", "addr", "add", VPN_FARM4 + "/32", "dev", "lo")
         self.ip("pub", "addr", "add", PUB_DNS4 + "/32", "dev", "lo")
         self.ip("pub", "addr", "add", PUB_DNS6 + "/128", "dev", "lo")
 
@@ -259,6 +264,7 @@ class Lab:
             self.ip(role, "-6", "route", "add", "fd77:0:0:10::/64", "via", "fd77::2")
         for role in ("auth", "pub", "isp"):
             self.ip(role, "route", "add", "10.77.20.0/24", "via", "10.77.0.3")
+            self.ip(role, "route", "add", "10.77.40.0/24", "via", "10.77.0.3")
         for role in ("auth", "isp", "vpn"):
             self.ip(role, "route", "add", "10.77.30.0/24", "via", "10.77.0.30")
             self.ip(role, "-6", "route", "add", "fd77:0:0:30::/64", "via", "fd77::30")
@@ -342,14 +348,16 @@ class Lab:
                            local_data=[(ISP_DNS4, "resolver.isp.example"), (VPN_DNS4, "resolver.vpn.example"),
                                        (PUB_DNS4, "resolver.public.example")])
         self.start_unbound("vpn", [VPN_DNS4], [VPN_DNS4], caps_for_id=True)
+        self.start_unbound("vpn", [VPN_FARM4], [VPN_FARM4], caps_for_id=False, name="vpn-farm")
         self.start_unbound("pub", [PUB_DNS4, PUB_DNS6], [PUB_DNS4, PUB_DNS6], caps_for_id=False)
 
-        for role, address in (("isp", ISP_DNS4), ("vpn", VPN_DNS4), ("pub", PUB_DNS4)):
+        for role, address in (("isp", ISP_DNS4), ("vpn", VPN_DNS4), ("vpn", VPN_FARM4), ("pub", PUB_DNS4)):
             self.wait_for("the %s resolver" % role, lambda r=role, a=address: "hostmaster" in self.sh(
                 r, "dig", "+time=1", "+tries=1", "+short", "@" + a, ZONE, "SOA", check=False).stdout)
 
-    def start_unbound(self, role, interfaces, outgoing, caps_for_id, local_data=()):
-        conf = os.path.join(self.dir, "unbound-%s.conf" % role)
+    def start_unbound(self, role, interfaces, outgoing, caps_for_id, local_data=(), name=None):
+        name = name or role
+        conf = os.path.join(self.dir, "unbound-%s.conf" % name)
         lines = [
             "server:",
             "  verbosity: 1",
@@ -385,7 +393,7 @@ class Lab:
         lines += ["stub-zone:", '  name: "%s."' % ZONE, "  stub-addr: " + AUTH4, "remote-control:", "  control-enable: no"]
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.start("unbound-" + role, role, "unbound", "-d", "-c", conf)
+        self.start("unbound-" + name, role, "unbound", "-d", "-c", conf)
 
     def nft(self, role, ruleset):
         run("ip", "netns", "exec", self.ns[role], "nft", "-f", "-", input_text=ruleset)
@@ -528,5 +536,9 @@ class Lab:
         self.ip("client", "-6", "route", "flush", "table", "main", "proto", "static", check=False)
         self.ip("client", "route", "add", VPN_ENDPOINT + "/32", "via", ISP_LAN4, "dev", "eth0", "proto", "static")
         self.ip("client", "route", "add", "default", "dev", "tun0", "proto", "static")
+        # The uplink's own default route stays, at a higher metric, as NetworkManager leaves it with
+        # a VPN up: unused while tun0's is there, but a socket bound to eth0 can still go out.
+        self.ip("client", "route", "add", "default", "via", ISP_LAN4, "dev", "eth0", "metric", "600", "proto",
+                "static")
         self.ip("client", "-6", "route", "add", "default", "via", ISP_LAN6, "dev", "eth0", "proto", "static")
         self.write_resolv_conf([VPN_DNS4])

@@ -5,19 +5,23 @@ baseline (VPN up, default route through tun0, IPv6 only through the ISP). Its gr
 set of resolvers dnsleakd must see for a lookup through glibc: (address, family, transport) as they
 reach the authority, and whether the client's lookup succeeds.
 """
-from leaklab import ISP_DNS4, ISP_DNS6, ISP_LAN4, PUB_DNS4, VPN_DNS4, WEB4
+from leaklab import ISP_DNS4, ISP_DNS6, ISP_LAN4, PUB_DNS4, VPN_DNS4, VPN_FARM4, WEB4
 
 ISP = (ISP_DNS4, "ipv4", "udp")
 VPN = (VPN_DNS4, "ipv4", "udp")
 PUB = (PUB_DNS4, "ipv4", "udp")
+FARM = (VPN_FARM4, "ipv4", "udp")
 
 
 class Scenario:
-    def __init__(self, key, title, leak, expected, explanation, apply, server_can_tell=True, leaves_on_eth0=None):
+    def __init__(self, key, title, leak, expected, explanation, apply, server_can_tell=True, leaves_on_eth0=None,
+                 server_says=None):
         self.key = key
         # False where the authority alone cannot know the truth (a public resolver looks the same
         # reached through the tunnel or outside it): only the client machine's evidence can.
         self.server_can_tell = server_can_tell
+        # What the server's verdict is where it cannot tell (the API's outcome, not the truth).
+        self.server_says = server_says if server_says is not None else ("leak" if leak else "no_leak")
         self.title = title
         self.leak = leak  # the truth a verdict must reach: does DNS leave outside the tunnel?
         self.expected = set(expected)
@@ -84,6 +88,13 @@ def public_resolver_over_eth0(lab):
     lab.write_resolv_conf([PUB_DNS4])
 
 
+def vpn_resolver_farm(lab):
+    # The VPN provider's resolver in a hosting network of its own, not its exit's, through the
+    # tunnel: the false alarm users complain about most. Only the client can clear it: the route
+    # goes into tun0, nothing leaves on eth0, and the ISP's network (seen from eth0) is not it.
+    lab.write_resolv_conf([VPN_FARM4])
+
+
 def isp_resolver_via_tunnel(lab):
     # The ISP's resolver, but reached through the tunnel (no host route to it on eth0): a capture
     # on eth0 sees nothing, yet the ISP still sees every name. Only the resolver's network tells.
@@ -110,7 +121,12 @@ SCENARIOS = [
              "so a capture on eth0 misses it.", isp_resolver_via_tunnel, leaves_on_eth0=False),
     Scenario("public-over-eth0", "A public resolver reached over eth0: a leak only the client can see", True,
              [PUB], "resolv.conf names a public resolver with a host route over the uplink; dnsleakd sees the "
-             "same resolver as through the tunnel.", public_resolver_over_eth0, server_can_tell=False),
+             "same resolver as through the tunnel.", public_resolver_over_eth0, server_can_tell=False,
+             server_says="no_leak"),
+    Scenario("vpn-resolver-farm", "The VPN provider's resolver in another hosting network: not a leak", False,
+             [FARM], "resolv.conf names the provider's second resolver (AS64504), reached through the tunnel; "
+             "its network is neither the exit's nor the ISP's.", vpn_resolver_farm, server_can_tell=False,
+             server_says="leak"),
 ]
 
 

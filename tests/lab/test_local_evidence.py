@@ -48,7 +48,7 @@ class LocalEvidence(unittest.TestCase):
 
     def dnsleak(self, *args, user=None, timeout=60):
         program = self.unprivileged_dnsleak if user else DNSLEAK
-        return self.lab.sh("client", *(user or []), "env", "HOME=" + self.home, "NO_COLOR=1", program, *args,
+        return self.lab.sh("client", *(user or []), "env", "-u", "SUDO_USER", "HOME=" + self.home, "NO_COLOR=1", program, *args,
                            check=False, timeout=timeout)
 
     def test_inspect_names_each_scenarios_risk_and_none_where_there_is_none(self):
@@ -116,9 +116,16 @@ class LocalEvidence(unittest.TestCase):
                 else:
                     self.assertEqual(local["leaks"], [])
                     self.assertIn("nothing_seen_leaving", codes(verdict["findings"]))
+                # The ISP's network, learnt from eth0 (its default route at metric 600) without a
+                # tunnel-down step, over IPv4 and IPv6.
+                self.assertEqual({(u["interface"], u["family"], u["asn"]) for u in local["underlay"]},
+                                 {("eth0", "ipv4", 64500), ("eth0", "ipv6", 64500)}, local["underlay"])
+                self.assertIn("isp_network_seen", codes(verdict["findings"]))
                 if s.key == "isp-via-tunnel":  # the tunnel carries it; the ISP's network still tells
                     self.assertEqual(verdict["certainty"], "likely")
-                    self.assertIn("resolver_network_differs", codes(verdict["findings"], "leak"))
+                    self.assertIn("resolver_in_isp_network", codes(verdict["findings"], "leak"))
+                if s.key == "vpn-resolver-farm":  # not the exit's network, nor the ISP's: the provider's
+                    self.assertIn("resolver_elsewhere_through_tunnel", codes(verdict["findings"]))
                 if s.key == "no-leak":
                     self.assertEqual(verdict["certainty"], "proven")
                 for f in verdict["findings"]:
@@ -126,6 +133,26 @@ class LocalEvidence(unittest.TestCase):
                     if f["severity"] == "leak":
                         self.assertTrue(f.get("fix"), f)
         self.lab.reset_client()
+
+    def test_without_a_route_out_of_the_uplink_the_isp_network_is_said_to_be_unknown(self):
+        # No default route on eth0 at all: the underlay probe cannot run, and the test says so; the
+        # VPN provider's second resolver can then be neither cleared nor blamed.
+        scenarios.by_key("vpn-resolver-farm").apply(self.lab)
+        self.lab.ip("client", "route", "del", "default", "via", "10.77.1.1", "dev", "eth0", "metric", "600")
+        self.lab.ip("client", "-6", "route", "del", "default", "via", "fd77:0:0:1::1", "dev", "eth0")
+        result = self.dnsleak("test", "--server", "http://leak.test", "-4", "--json", "--no-baseline")
+        report = json.loads(result.stdout)
+        self.assertEqual(report["local"]["underlay"], [])
+        self.assertTrue(any("no interface outside the tunnel has a default route" in u
+                            for u in report["local"]["unchecked"]), report["local"])
+        self.assertEqual((report["verdict"]["outcome"], result.returncode), ("inconclusive", 2), report["verdict"])
+        self.assertIn("resolver_network_unexplained", codes(report["verdict"]["findings"]))
+        # With a baseline taken with the tunnel down, the ISP's network is known again.
+        baseline = os.path.join(self.home, "isp.json")
+        with open(baseline, "w") as f:
+            json.dump({"resolvers": [], "asns": [64500]}, f)
+        result = self.dnsleak("test", "--server", "http://leak.test", "-4", "--json", "--baseline", baseline)
+        self.assertEqual(json.loads(result.stdout)["verdict"]["outcome"], "no_leak", result.stdout)
 
     def test_the_server_alone_cannot_see_a_public_resolver_reached_outside(self):
         # The case the whole local evidence is for: dnsleakd sees the same public resolver whether
@@ -188,6 +215,23 @@ class LocalEvidence(unittest.TestCase):
         result = self.dnsleak("inspect", "--json", user=NOBODY)
         self.assertEqual(json.loads(result.stdout)["tunnels"], ["tun0"])
         self.lab.reset_client()
+
+    def test_a_browser_with_its_own_doh_is_named(self):
+        profile = os.path.join(self.home, ".mozilla", "firefox", "lab.default")
+        os.makedirs(profile, exist_ok=True)
+        with open(os.path.join(self.home, ".mozilla", "firefox", "profiles.ini"), "w") as f:
+            f.write("[Profile0]\nName=default\nIsRelative=1\nPath=lab.default\n")
+        with open(os.path.join(profile, "prefs.js"), "w") as f:
+            f.write('user_pref("network.trr.mode", 3);\nuser_pref("network.trr.uri", "https://doh.lab.example/q");\n')
+        try:
+            report = json.loads(self.dnsleak("inspect", "--json").stdout)
+            self.assertEqual([(b["browser"], b["mode"], b["resolver"]) for b in report["browsers"]],
+                             [("Firefox", "3", "https://doh.lab.example/q")])
+            doh = [f for f in report["findings"] if f["code"] == "browser_own_doh"]
+            self.assertEqual(len(doh), 1)
+            self.assertIn("network.trr.mode", doh[0]["fix"])
+        finally:
+            shutil.rmtree(os.path.join(self.home, ".mozilla"))
 
     def test_a_recording_replays_to_the_same_report(self):
         scenarios.by_key("full-leak").apply(self.lab)

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "cli/host_commands.h"
 #include "cli/local_evidence.h"
@@ -447,6 +448,162 @@ TEST(LocalVerdict, WithoutATunnelARouteOutsideIsNoLeak) {
   EXPECT_EQ(v.outcome, verdict::Outcome::no_leak);
   EXPECT_TRUE(has(codes(v.findings), "no_tunnel_found"));
   EXPECT_FALSE(has(codes(v.findings), "resolver_outside_tunnel"));
+}
+
+}  // namespace
+}  // namespace dnsleak
+
+namespace dnsleak {
+namespace {
+
+// The VPN case from the lab: IPv4 exit in AS64501, the ISP in AS64500 (seen from eth0).
+verdict::Evidence through_the_tunnel_to(const char* resolver, verdict::Network network, bool underlay) {
+  verdict::Evidence e;
+  e.resolvers.push_back({*net::parse_ip(resolver), std::move(network), {}});
+  e.egress.push_back({*net::parse_ip("10.77.0.3"), {64501, "Example VPN", "XB", ""}});
+  e.local.gathered = true;
+  e.local.tunnels = {"tun0"};
+  e.local.resolvers.push_back({*net::parse_ip(resolver), verdict::ResolverPath::tunnel, "tun0", false});
+  e.local.captured = true;
+  e.local.capture_interfaces = {"eth0"};
+  if (underlay) {
+    e.local.underlay.push_back({"eth0", 4, *net::parse_ip("10.77.0.2"), {64500, "Example ISP", "XA", ""}, ""});
+  }
+  return e;
+}
+
+TEST(LocalVerdict, TheUnderlayTellsTheProvidersResolverFromTheIsps) {
+  const verdict::Network farm{64504, "Example Cloud", "XD", ""};
+  const verdict::Network isp{64500, "Example ISP", "XA", ""};
+  // The provider's second resolver: neither the exit's network nor the ISP's, through the tunnel.
+  const verdict::Verdict cleared = verdict::judge(through_the_tunnel_to("10.77.40.53", farm, true));
+  EXPECT_EQ(cleared.outcome, verdict::Outcome::no_leak);
+  EXPECT_TRUE(has(codes(cleared.findings), "resolver_elsewhere_through_tunnel"));
+  EXPECT_TRUE(has(codes(cleared.findings), "isp_network_seen"));
+  // The ISP's resolver reached through the tunnel: still the ISP's.
+  const verdict::Verdict isp_seen = verdict::judge(through_the_tunnel_to("10.77.10.53", isp, true));
+  EXPECT_EQ(isp_seen.outcome, verdict::Outcome::leak);
+  EXPECT_TRUE(has(codes(isp_seen.findings, Severity::leak), "resolver_in_isp_network"));
+  // Without the ISP's network, the provider's resolver can be neither cleared nor blamed.
+  const verdict::Verdict unknown = verdict::judge(through_the_tunnel_to("10.77.40.53", farm, false));
+  EXPECT_EQ(unknown.outcome, verdict::Outcome::inconclusive);
+  EXPECT_TRUE(has(codes(unknown.findings), "resolver_network_unexplained"));
+  // A baseline stands in for the underlay.
+  verdict::Evidence with_baseline = through_the_tunnel_to("10.77.40.53", farm, false);
+  with_baseline.baseline.asns = {64500};
+  EXPECT_EQ(verdict::judge(with_baseline).outcome, verdict::Outcome::no_leak);
+  // The server alone says the resolver's network differs, and that it cannot tell the farm apart.
+  verdict::Evidence server = through_the_tunnel_to("10.77.40.53", farm, true);
+  server.local = {};
+  const verdict::Verdict alone = verdict::judge(server);
+  EXPECT_EQ(alone.outcome, verdict::Outcome::leak);
+  EXPECT_EQ(alone.certainty, Certainty::likely);
+  const auto differs = std::find_if(alone.findings.begin(), alone.findings.end(),
+                                    [](const auto& f) { return f.code == "resolver_network_differs"; });
+  ASSERT_NE(differs, alone.findings.end());
+  EXPECT_NE(differs->reason.find("dnsleak test"), std::string::npos);
+}
+
+TEST(LocalVerdict, UnderlayTargetsAreTheUplinksWithADefaultRoute) {
+  const std::vector<cli::LocalObserver::UnderlayTarget> targets = cli::underlay_targets_of(replayed("no-leak"));
+  // tun0's default route is no target; eth0's metric-600 IPv4 default and its IPv6 default are.
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ((std::pair{targets[0].interface, targets[0].family}), (std::pair{std::string("eth0"), 4}));
+  EXPECT_EQ((std::pair{targets[1].interface, targets[1].family}), (std::pair{std::string("eth0"), 6}));
+}
+
+}  // namespace
+}  // namespace dnsleak
+
+namespace dnsleak {
+namespace {
+
+// Files only, from a map: for the readers that need nothing but read_file.
+class FileMap final : public host::HostSource {
+ public:
+  std::map<std::string, std::string> files;
+  Result<std::string> read_file(const std::string& path) override {
+    const auto it = files.find(path);
+    if (it == files.end()) return std::unexpected(Error{"missing " + path, ENOENT});
+    return it->second;
+  }
+  Result<std::vector<std::byte>> dump(host::Dump) override { return fail("no netlink here"); }
+  Result<std::vector<std::byte>> route_get(const net::IpAddress&) override { return fail("no netlink here"); }
+};
+
+TEST(Browsers, FirefoxPrefsAndProfilesAreRead) {
+  host::TrrPrefs prefs;
+  host::read_trr_prefs(
+      "// Mozilla User Preferences\n"
+      "user_pref(\"browser.startup.page\", 3);\n"
+      "user_pref(\"network.trr.mode\", 2);\n"
+      "user_pref( \"network.trr.uri\" , \"https://doh.example/dns-query\" );\n"
+      "user_pref(\"network.trr.mode\", 99);\n"  // out of range: ignored
+      "user_pref(\"network.trr.modex\", 3);\n",
+      prefs);
+  EXPECT_EQ(prefs.mode, 2);
+  EXPECT_EQ(prefs.uri, "https://doh.example/dns-query");
+  const std::vector<std::string> profiles = host::firefox_profiles(
+      "[General]\nStartWithLastProfile=1\n\n[Profile0]\nName=default\nIsRelative=1\nPath=abcd.default-release\r\n\n"
+      "[Profile1]\nIsRelative=0\nPath=/data/ff\n[Profile2]\nPath=../../etc\n",
+      "/home/u/.mozilla/firefox");
+  EXPECT_EQ(profiles, (std::vector<std::string>{"/home/u/.mozilla/firefox/abcd.default-release", "/data/ff"}));
+}
+
+TEST(Browsers, OnlyTheSettingsThatBypassTheSystemResolverAreReported) {
+  FileMap files;
+  files.files["/home/u/.mozilla/firefox/profiles.ini"] = "[Profile0]\nPath=p1\n[Profile1]\nPath=p2\n";
+  files.files["/home/u/.mozilla/firefox/p1/prefs.js"] = "user_pref(\"network.trr.mode\", 3);\n";
+  files.files["/home/u/.mozilla/firefox/p2/prefs.js"] = "user_pref(\"network.trr.mode\", 3);\n";
+  files.files["/home/u/.mozilla/firefox/p2/user.js"] = "user_pref(\"network.trr.mode\", 5);\n";  // wins
+  files.files["/home/u/.config/chromium/Local State"] =
+      R"({"dns_over_https":{"mode":"secure","templates":"https://dns.example/dns-query{?dns}"}})";
+  files.files["/home/u/.config/google-chrome/Local State"] = R"({"dns_over_https":{"mode":"automatic"}})";
+  files.files["/home/u/.config/BraveSoftware/Brave-Browser/Local State"] = "not json {";
+  const std::vector<host::BrowserDns> found = host::browser_dns(files, "/home/u");
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].browser, "Firefox");
+  EXPECT_EQ(found[0].profile, "p1");
+  EXPECT_EQ(found[0].mode, "3");
+  EXPECT_NE(found[0].resolver.find("Firefox's default"), std::string::npos);
+  EXPECT_EQ(found[1].browser, "Chromium");
+  EXPECT_EQ(found[1].resolver, "https://dns.example/dns-query{?dns}");
+  EXPECT_TRUE(host::browser_dns(files, "").empty());
+  EXPECT_TRUE(host::browser_dns(files, "relative").empty());
+
+  host::Snapshot s;
+  s.browsers = found;
+  const std::vector<verdict::Finding> f = host::inspect(s);
+  const auto doh = std::count_if(f.begin(), f.end(), [](const auto& x) { return x.code == "browser_own_doh"; });
+  EXPECT_EQ(doh, 2);
+}
+
+}  // namespace
+}  // namespace dnsleak
+
+namespace dnsleak {
+namespace {
+
+TEST(ServerVerdict, ASubnetOutsideTheExitsNetworkProvesTheQueryCameFromOutside) {
+  verdict::Evidence e;
+  dns::ClientSubnet subnet;
+  subnet.family = 1;
+  subnet.source_prefix = 24;
+  subnet.address = {10, 77, 1, 0};
+  e.resolvers.push_back({*net::parse_ip("10.77.30.53"),
+                         {64502, "Example Public DNS", "XC", "Example Public DNS"},
+                         subnet,
+                         verdict::Network{64500, "Example ISP", "XA", ""}});
+  e.egress.push_back({*net::parse_ip("10.77.0.3"), {64501, "Example VPN", "XB", ""}});
+  const verdict::Verdict v = verdict::judge(e);
+  EXPECT_EQ(v.outcome, verdict::Outcome::leak);
+  EXPECT_EQ(v.certainty, Certainty::proven);
+  EXPECT_TRUE(has(codes(v.findings, Severity::leak), "subnet_outside_exit_network"));
+  // The same subnet in the exit's network: forwarded, said, but no leak.
+  e.resolvers[0].client_subnet_network = verdict::Network{64501, "Example VPN", "XB", ""};
+  const verdict::Verdict clean = verdict::judge(e);
+  EXPECT_NE(clean.outcome, verdict::Outcome::leak);
+  EXPECT_TRUE(has(codes(clean.findings, Severity::warning), "resolver_forwards_subnet"));
 }
 
 }  // namespace
