@@ -54,6 +54,23 @@ std::string user_home() {
   return {};
 }
 
+static json::object firewall_json(const host::Snapshot& s) {
+  json::array checks;
+  for (const host::Snapshot::FirewallCheck& c : s.firewall) {
+    const char* outcome = c.answer.outcome == host::FirewallOutcome::passes    ? "passes"
+                          : c.answer.outcome == host::FirewallOutcome::stopped ? "stopped"
+                                                                               : "unknown";
+    checks.push_back(json::object{{"interface", c.interface},
+                                  {"transport", net::to_string(c.transport)},
+                                  {"family", c.family == 6 ? "ipv6" : "ipv4"},
+                                  {"outcome", outcome},
+                                  {"where", c.answer.where},
+                                  {"why", c.answer.why}});
+  }
+  return json::object{{"error", s.firewall_error.empty() ? json::value(nullptr) : json::value(s.firewall_error)},
+                      {"checks", std::move(checks)}};
+}
+
 json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Finding>& findings) {
   json::array links, resolvers;
   for (const host::Link& l : s.links) {
@@ -104,6 +121,7 @@ json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Fi
                       {"search", json::value_from(s.resolv_conf.search)},
                       {"nsswitch_hosts", json::value_from(s.nsswitch.sources)},
                       {"browsers", std::move(browsers)},
+                      {"firewall", firewall_json(s)},
                       {"findings", v["findings"]},
                       {"risk", leak},
                       {"exit_code", leak ? 1 : 0}};

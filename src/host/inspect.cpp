@@ -27,6 +27,56 @@ bool has_global_ipv6(const Snapshot& s, const std::string& interface) {
          });
 }
 
+// Whether the firewall stops DNS leaving outside the tunnel, per interface.
+template <class Add>
+void firewall_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
+  if (!s.firewall_error.empty()) {
+    add(Severity::info, "firewall_not_read",
+        "Whether the firewall stops DNS outside the tunnel is not known: " + s.firewall_error + ".", Certainty::unknown,
+        std::string());
+    return;
+  }
+  std::vector<std::string> interfaces;
+  for (const Snapshot::FirewallCheck& c : s.firewall) {
+    if (!has(interfaces, c.interface)) interfaces.push_back(c.interface);
+  }
+  for (const std::string& i : interfaces) {
+    std::vector<std::string> passing;
+    const Snapshot::FirewallCheck* unclear = nullptr;
+    const Snapshot::FirewallCheck* stopped = nullptr;
+    for (const Snapshot::FirewallCheck& c : s.firewall) {
+      if (c.interface != i) continue;
+      const std::string what = concat({net::to_string(c.transport), " over IPv", std::to_string(c.family)});
+      if (c.answer.outcome == FirewallOutcome::passes) passing.push_back(what);
+      if (c.answer.outcome == FirewallOutcome::unknown && unclear == nullptr) unclear = &c;
+      if (c.answer.outcome == FirewallOutcome::stopped && stopped == nullptr) stopped = &c;
+    }
+    if (!passing.empty()) {
+      add(Severity::warning, "firewall_lets_dns_outside",
+          "Nothing in the firewall stops DNS leaving on " + i + " (" + joined(passing) +
+              "): a fallback resolver or a changed setting leaks past the tunnel without a sound.",
+          Certainty::likely,
+          "Reject DNS outside the tunnel in a table of your own: `sudo nft add table inet dnsleak_block && sudo nft "
+          "add "
+          "chain inet dnsleak_block out '{ type filter hook output priority 0; }' && sudo nft add rule inet "
+          "dnsleak_block out oifname != { \"lo\", \"" +
+              tunnel +
+              "\" } meta l4proto { tcp, udp } th dport 53 reject` (undo: `sudo nft delete table inet "
+              "dnsleak_block`).");
+    } else if (unclear != nullptr) {
+      add(Severity::info, "firewall_unclear",
+          "Whether the firewall stops DNS leaving on " + i + " cannot be told: " + unclear->answer.why + " (" +
+              unclear->answer.where + ").",
+          Certainty::unknown, std::string());
+    } else if (stopped != nullptr) {
+      add(Severity::info, "firewall_stops_dns_outside",
+          "The firewall stops DNS (UDP and TCP port 53, IPv4 and IPv6) leaving on " + i + " (" + stopped->answer.where +
+              ").",
+          Certainty::likely, std::string());
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Finding> inspect(const Snapshot& s) {
@@ -71,8 +121,7 @@ std::vector<Finding> inspect(const Snapshot& s) {
               Certainty::likely,
               "Use your VPN's resolver (the VPN app's DNS leak protection), or route this one into the tunnel: "
               "`sudo ip route replace " +
-                  r.address.to_string() + " dev " + tunnel +
-                  "`; `sudo dnsleak guard on` blocks DNS outside the tunnel.");
+                  r.address.to_string() + " dev " + tunnel + "`.");
         }
         break;
       case ResolverPath::tunnel:
@@ -116,8 +165,7 @@ std::vector<Finding> inspect(const Snapshot& s) {
               " with a global IPv6 address, not through the tunnel " + tunnel + ".",
           Certainty::likely,
           "Turn off IPv6 on " + s.internet6.interface + " while the VPN is up (`sudo sysctl -w net.ipv6.conf." +
-              s.internet6.interface +
-              ".disable_ipv6=1`, or the VPN app's IPv6 leak protection); `sudo dnsleak guard on --block-ipv6`.");
+              s.internet6.interface + ".disable_ipv6=1`, or the VPN app's IPv6 leak protection).");
     }
     if (s.internet4.path == ResolverPath::outside) {
       add(Severity::warning, "default_route_outside_tunnel",
@@ -171,6 +219,7 @@ std::vector<Finding> inspect(const Snapshot& s) {
             : "If that is not your VPN's resolver: in Settings > Privacy and security > Use secure DNS, choose your "
               "VPN's DNS over HTTPS address, or turn it off.");
   }
+  if (!tunnels.empty()) firewall_findings(s, tunnel, add);
   for (const std::string& p : s.problems) add(Severity::info, "unreadable", p, Certainty::unknown);
   return findings;
 }

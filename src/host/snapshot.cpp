@@ -121,6 +121,21 @@ Snapshot take_snapshot(HostSource& source, const std::string& home) {
     }
   }
   s.browsers = browser_dns(source, home);
+  if (Result<std::string> text = source.firewall_ruleset(); !text) {
+    s.firewall_error = text.error().message;
+  } else if (Result<Ruleset> ruleset = parse_ruleset(*text); !ruleset) {
+    s.firewall_error = ruleset.error().message;
+  } else {
+    for (const Link& l : s.links) {
+      if (!l.up() || l.loopback() || l.tunnel()) continue;
+      for (const int family : {4, 6}) {
+        for (const net::Transport t : {net::Transport::udp, net::Transport::tcp}) {
+          const DnsPacketSpec packet{l.name, t, 53, *net::parse_ip(family == 6 ? kInternet6 : kInternet4)};
+          s.firewall.push_back({l.name, t, family, evaluate(*ruleset, packet)});
+        }
+      }
+    }
+  }
   s.internet4 = route_for(source, s, *net::parse_ip(kInternet4));
   s.internet6 = route_for(source, s, *net::parse_ip(kInternet6));
   return s;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/browsers.h"
+#include "host/firewall.h"
 #include "host/netlink.h"
 #include "host/resolver_config.h"
 #include "host/source.h"
@@ -46,7 +47,17 @@ struct Snapshot {
   // Where traffic to the internet at large leaves, per family: the kernel's route for an address of
   // the documentation ranges (asked, never sent to).
   ResolverRoute internet4, internet6;
-  std::vector<BrowserDns> browsers;   // browsers set to their own DNS over HTTPS
+  std::vector<BrowserDns> browsers;  // browsers set to their own DNS over HTTPS
+  // DNS (UDP and TCP 53, IPv4 and IPv6) leaving on each interface outside the tunnel, through the
+  // firewall; empty with firewall_error set when the ruleset could not be read.
+  struct FirewallCheck {
+    std::string interface;
+    net::Transport transport = net::Transport::udp;
+    int family = 4;
+    FirewallAnswer answer;
+  };
+  std::vector<FirewallCheck> firewall;
+  std::string firewall_error;
   std::vector<std::string> problems;  // what could not be read, in words
 
   [[nodiscard]] const Link* link(uint32_t index) const noexcept;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "host/firewall.h"
 #include "host/resolver_config.h"
 
 namespace dnsleak::host {
@@ -59,6 +60,7 @@ class LiveHost final : public HostSource {
   Result<std::vector<std::byte>> route_get(const net::IpAddress& destination) override {
     return netlink_route_get(destination);
   }
+  Result<std::string> firewall_ruleset() override { return list_ruleset_json(); }
 };
 
 // A recorded error: its message, and the errno as the first line.
@@ -102,6 +104,12 @@ class RecordingHost final : public HostSource {
     keep(reply ? write_bytes(entry, reply->data(), reply->size()) : record_error(entry, reply.error()));
     return reply;
   }
+  Result<std::string> firewall_ruleset() override {
+    const fs::path entry = root_ / "nft-ruleset.json";
+    Result<std::string> text = inner_->firewall_ruleset();
+    keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
+    return text;
+  }
 
  private:
   // A recording that could not be written is said once on stderr; the inspection goes on.
@@ -131,6 +139,11 @@ class ReplayHost final : public HostSource {
   }
   Result<std::vector<std::byte>> route_get(const net::IpAddress& destination) override {
     return bytes(route_entry(root_, destination));
+  }
+  Result<std::string> firewall_ruleset() override {
+    const fs::path entry = root_ / "nft-ruleset.json";
+    if (!fs::exists(entry)) return recorded_error<std::string>(entry);
+    return read_text(entry, 64U << 20U);
   }
 
  private:

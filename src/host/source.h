@@ -23,6 +23,8 @@ class HostSource {
   [[nodiscard]] virtual Result<std::string> read_file(const std::string& path) = 0;
   [[nodiscard]] virtual Result<std::vector<std::byte>> dump(Dump what) = 0;
   [[nodiscard]] virtual Result<std::vector<std::byte>> route_get(const net::IpAddress& destination) = 0;
+  // The nftables ruleset as JSON text; needs CAP_NET_ADMIN (an Error with EPERM without it).
+  [[nodiscard]] virtual Result<std::string> firewall_ruleset() = 0;
 };
 
 // This machine (no privilege needed: reading files and the routing state is open to every user).

@@ -35,14 +35,14 @@ std::string subnet_text(const dns::ClientSubnet& s) {
 // The fixes, in the words the CLI, the API and the page show.
 constexpr const char* kFixUseVpnResolver =
     "Use your VPN's resolver only: turn on your VPN app's DNS leak protection, or set the VPN's resolver as the "
-    "only DNS server; `sudo dnsleak guard on` blocks DNS outside the tunnel.";
+    "only DNS server; a firewall rule that rejects DNS outside the tunnel makes sure (`dnsleak inspect` shows one).";
 constexpr const char* kFixParallel =
     "Make the system ask only the VPN's resolver: on Windows turn off smart multi-homed name resolution (Group "
     "Policy: Network > DNS Client > Turn off smart multi-homed name resolution); with systemd-resolved, "
-    "`resolvectl domain <tunnel> '~.'`; `sudo dnsleak guard on` blocks the others.";
+    "`resolvectl domain <tunnel> '~.'`.";
 constexpr const char* kFixIpv6 =
     "Turn off the IPv6 your VPN does not carry (`sudo sysctl -w net.ipv6.conf.all.disable_ipv6=1`, or your VPN app's "
-    "IPv6 leak protection), or use a VPN that tunnels IPv6; `sudo dnsleak guard on --block-ipv6` stops it.";
+    "IPv6 leak protection), or use a VPN that tunnels IPv6.";
 constexpr const char* kFixSubnet =
     "Use a resolver that does not forward your subnet (EDNS Client Subnet): your VPN's, or DNS over HTTPS/TLS to it.";
 constexpr const char* kFixRunLocal =

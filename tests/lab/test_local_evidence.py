@@ -4,8 +4,10 @@ watch` shows what leaves, and unprivileged runs still judge by routes and say wh
 check. Needs root."""
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 import unittest
 
 import scenarios
@@ -232,6 +234,38 @@ class LocalEvidence(unittest.TestCase):
             self.assertIn("network.trr.mode", doh[0]["fix"])
         finally:
             shutil.rmtree(os.path.join(self.home, ".mozilla"))
+
+    def test_inspect_says_whether_the_firewall_stops_dns_outside_the_tunnel(self):
+        scenarios.by_key("full-leak").apply(self.lab)
+        report = json.loads(self.dnsleak("inspect", "--json").stdout)
+        self.assertEqual({c["outcome"] for c in report["firewall"]["checks"]}, {"passes"})
+        lets = [f for f in report["findings"] if f["code"] == "firewall_lets_dns_outside"]
+        self.assertEqual(len(lets), 1, report["findings"])
+        # The fix it gives works: applied as printed, DNS over eth0 is rejected at once.
+        block, undo = re.findall(r"`([^`]+)`", lets[0]["fix"])[:2]
+        self.lab.sh("client", "sh", "-c", block.replace("sudo ", ""))
+        try:
+            report = json.loads(self.dnsleak("inspect", "--json").stdout)
+            self.assertEqual({c["outcome"] for c in report["firewall"]["checks"]}, {"stopped"})
+            self.assertIn("firewall_stops_dns_outside", codes(report["findings"]))
+            started = time.monotonic()
+            lookup = self.lab.sh("client", "getent", "ahosts", "blocked.leak.test", check=False)
+            self.assertNotEqual(lookup.returncode, 0)
+            self.assertLess(time.monotonic() - started, 2.0)  # rejected, not a timeout
+        finally:
+            self.lab.sh("client", "sh", "-c", undo.replace("sudo ", ""))
+        # A rule it cannot read is said to be unclear, not guessed.
+        self.lab.nft("client", "table inet bystander {\n chain out {\n  type filter hook output priority 0;\n"
+                               "  meta skuid 0 udp dport 53 drop\n }\n}\n")
+        try:
+            report = json.loads(self.dnsleak("inspect", "--json").stdout)
+            self.assertIn("firewall_unclear", codes(report["findings"]))
+        finally:
+            self.lab.sh("client", "nft", "delete", "table", "inet", "bystander")
+        # Reading the ruleset needs CAP_NET_ADMIN.
+        report = json.loads(self.dnsleak("inspect", "--json", user=NOBODY).stdout)
+        self.assertIn("CAP_NET_ADMIN", report["firewall"]["error"])
+        self.assertIn("firewall_not_read", codes(report["findings"]))
 
     def test_a_recording_replays_to_the_same_report(self):
         scenarios.by_key("full-leak").apply(self.lab)

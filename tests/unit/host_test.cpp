@@ -17,6 +17,7 @@
 #include "cli/local_evidence.h"
 #include "dns_test_support.h"
 #include "host/capture.h"
+#include "host/firewall.h"
 #include "host/inspect.h"
 #include "host/resolver_config.h"
 #include "host/snapshot.h"
@@ -529,6 +530,7 @@ class FileMap final : public host::HostSource {
   }
   Result<std::vector<std::byte>> dump(host::Dump) override { return fail("no netlink here"); }
   Result<std::vector<std::byte>> route_get(const net::IpAddress&) override { return fail("no netlink here"); }
+  Result<std::string> firewall_ruleset() override { return read_file("nft"); }
 };
 
 TEST(Browsers, FirefoxPrefsAndProfilesAreRead) {
@@ -604,6 +606,86 @@ TEST(ServerVerdict, ASubnetOutsideTheExitsNetworkProvesTheQueryCameFromOutside) 
   const verdict::Verdict clean = verdict::judge(e);
   EXPECT_NE(clean.outcome, verdict::Outcome::leak);
   EXPECT_TRUE(has(codes(clean.findings, Severity::warning), "resolver_forwards_subnet"));
+}
+
+}  // namespace
+}  // namespace dnsleak
+
+namespace dnsleak {
+namespace {
+
+host::FirewallOutcome outcome(const std::string& ruleset, const char* interface,
+                              net::Transport transport = net::Transport::udp, const char* to = "198.51.100.53") {
+  const Result<host::Ruleset> r = host::parse_ruleset(ruleset);
+  EXPECT_TRUE(r.has_value()) << r.error().message;
+  return host::evaluate(*r, {interface, transport, 53, *net::parse_ip(to)}).outcome;
+}
+
+// As `nft -j list ruleset` prints them (libnftables 1.0.6, json_schema_version 1).
+const std::string kBystander = R"({"nftables": [
+ {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+ {"table": {"family": "inet", "name": "bystander", "handle": 1}},
+ {"chain": {"family": "inet", "table": "bystander", "name": "out", "handle": 1, "type": "filter", "hook": "output", "prio": 0, "policy": "accept"}},
+ {"chain": {"family": "inet", "table": "bystander", "name": "sub", "handle": 2}},
+ {"rule": {"family": "inet", "table": "bystander", "chain": "out", "handle": 3, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}},
+ {"rule": {"family": "inet", "table": "bystander", "chain": "out", "handle": 4, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "lo"}}, {"accept": null}]}},
+ {"rule": {"family": "inet", "table": "bystander", "chain": "out", "handle": 10, "expr": [{"jump": {"target": "sub"}}]}},
+ {"rule": {"family": "inet", "table": "bystander", "chain": "out", "handle": 5, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": {"set": ["lo", "tun0"]}}}, {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"counter": {"packets": 0, "bytes": 0}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}}]}},
+ {"rule": {"family": "inet", "table": "bystander", "chain": "out", "handle": 7, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "eth*"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [53, 853]}}}, {"drop": null}]}},
+ {"rule": {"family": "inet", "table": "bystander", "chain": "sub", "handle": 11, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "10.0.0.0", "len": 8}}}}, {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"accept": null}]}}
+]})";
+
+TEST(Firewall, ARulesetIsFollowedAsTheKernelWould) {
+  EXPECT_EQ(outcome(kBystander, "eth0"), host::FirewallOutcome::stopped);  // rule 5
+  EXPECT_EQ(outcome(kBystander, "tun0"), host::FirewallOutcome::passes);
+  EXPECT_EQ(outcome(kBystander, "eth0", net::Transport::tcp), host::FirewallOutcome::stopped);  // rule 7, eth*
+  EXPECT_EQ(outcome(kBystander, "wlan0", net::Transport::tcp), host::FirewallOutcome::passes);
+  // The jumped-to chain accepts 10/8 before rule 5 is reached.
+  EXPECT_EQ(outcome(kBystander, "eth0", net::Transport::udp, "10.1.2.3"), host::FirewallOutcome::passes);
+  EXPECT_EQ(outcome(kBystander, "eth0", net::Transport::udp, "2001:db8::1"), host::FirewallOutcome::stopped);
+  const Result<host::Ruleset> r = host::parse_ruleset(kBystander);
+  EXPECT_EQ(host::evaluate(*r, {"eth0", net::Transport::udp, 53, *net::parse_ip("198.51.100.53")}).where,
+            "table inet bystander, chain out, rule 5");
+}
+
+TEST(Firewall, WhatItCannotReadIsUnknownNeverAGuess) {
+  const std::string skuid = R"({"nftables": [
+   {"chain": {"family": "ip", "table": "t", "name": "c", "hook": "output", "policy": "accept"}},
+   {"rule": {"family": "ip", "table": "t", "chain": "c", "handle": 2, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "skuid"}}, "right": 0}}, {"drop": null}]}}]})";
+  EXPECT_EQ(outcome(skuid, "eth0"), host::FirewallOutcome::unknown);
+  // An IPv4-only table says nothing of IPv6.
+  EXPECT_EQ(outcome(skuid, "eth0", net::Transport::udp, "2001:db8::1"), host::FirewallOutcome::passes);
+  const std::string policy_drop = R"({"nftables": [
+   {"chain": {"family": "inet", "table": "t", "name": "c", "hook": "output", "policy": "drop"}},
+   {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 2, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "tun0"}}, {"accept": null}]}},
+   {"rule": {"family": "inet", "table": "t", "chain": "c", "handle": 3, "expr": [{"xt": {"type": "match", "name": "owner"}}, {"accept": null}]}}]})";
+  EXPECT_EQ(outcome(policy_drop, "tun0"), host::FirewallOutcome::passes);
+  EXPECT_EQ(outcome(policy_drop, "eth0"), host::FirewallOutcome::unknown);  // the xt statement
+  // A future schema's unknown objects are skipped; what is not a listing fails.
+  EXPECT_TRUE(host::parse_ruleset(R"({"nftables": [{"flowtable": {}}, {"future": 1}, 7]})").has_value());
+  EXPECT_FALSE(host::parse_ruleset("not json").has_value());
+  EXPECT_FALSE(host::parse_ruleset(R"({"tables": []})").has_value());
+  EXPECT_EQ(outcome(R"({"nftables": []})", "eth0"), host::FirewallOutcome::passes);
+}
+
+TEST(Firewall, InspectSaysWhetherDnsCanLeaveOutsideTheTunnel) {
+  host::Snapshot s = replayed("full-leak");
+  s.firewall.clear();
+  s.firewall_error.clear();
+  const Result<host::Ruleset> r = host::parse_ruleset(kBystander);
+  for (const net::Transport t : {net::Transport::udp, net::Transport::tcp}) {
+    s.firewall.push_back({"eth0", t, 4, host::evaluate(*r, {"eth0", t, 53, *net::parse_ip("198.51.100.53")})});
+  }
+  EXPECT_TRUE(has(codes(host::inspect(s)), "firewall_stops_dns_outside"));
+  s.firewall[1].answer.outcome = host::FirewallOutcome::passes;
+  const std::vector<verdict::Finding> f = host::inspect(s);
+  const auto lets =
+      std::find_if(f.begin(), f.end(), [](const auto& x) { return x.code == "firewall_lets_dns_outside"; });
+  ASSERT_NE(lets, f.end());
+  EXPECT_NE(lets->fix.find("oifname != { \"lo\", \"tun0\" }"), std::string::npos) << lets->fix;
+  s.firewall.clear();
+  s.firewall_error = "reading the firewall ruleset needs CAP_NET_ADMIN (run as root)";
+  EXPECT_TRUE(has(codes(host::inspect(s)), "firewall_not_read"));
 }
 
 }  // namespace
