@@ -54,6 +54,47 @@ std::string user_home() {
   return {};
 }
 
+static json::value resolved_json(const host::Snapshot& s) {
+  if (!s.resolved_running) {
+    return s.resolved_error.empty() ? json::value(nullptr) : json::value(json::object{{"error", s.resolved_error}});
+  }
+  const host::ResolvedState& r = s.resolved;
+  auto servers = [](const std::vector<host::ResolvedServer>& list) {
+    json::array a;
+    for (const host::ResolvedServer& x : list)
+      a.push_back(json::object{{"ifindex", x.link}, {"address", x.address.to_string()}});
+    return a;
+  };
+  json::array links;
+  for (const host::ResolvedLink& l : r.links) {
+    json::array domains, addresses;
+    for (const host::ResolvedDomain& d : l.domains) {
+      domains.push_back(json::object{{"domain", d.domain}, {"routing_only", d.routing_only}});
+    }
+    for (const net::IpAddress& a : l.servers) addresses.push_back(json::value(a.to_string()));
+    const host::Link* link = s.link(l.index);
+    links.push_back(json::object{{"ifindex", l.index},
+                                 {"interface", link != nullptr ? link->name : std::string()},
+                                 {"default_route", l.default_route},
+                                 {"dns", std::move(addresses)},
+                                 {"domains", std::move(domains)},
+                                 {"llmnr", l.llmnr},
+                                 {"mdns", l.mdns},
+                                 {"dns_over_tls", l.dns_over_tls}});
+  }
+  json::object o{{"resolv_conf_mode", r.resolv_conf_mode},
+                 {"dns_over_tls", r.dns_over_tls},
+                 {"llmnr", r.llmnr},
+                 {"mdns", r.mdns},
+                 {"dns", servers(r.servers)},
+                 {"fallback_dns", servers(r.fallback)},
+                 {"links", std::move(links)}};
+  o["current_dns"] =
+      r.has_current ? json::value(json::object{{"ifindex", r.current.link}, {"address", r.current.address.to_string()}})
+                    : json::value(nullptr);
+  return o;
+}
+
 static json::object firewall_json(const host::Snapshot& s) {
   json::array checks;
   for (const host::Snapshot::FirewallCheck& c : s.firewall) {
@@ -122,6 +163,7 @@ json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Fi
                       {"nsswitch_hosts", json::value_from(s.nsswitch.sources)},
                       {"browsers", std::move(browsers)},
                       {"firewall", firewall_json(s)},
+                      {"resolved", resolved_json(s)},
                       {"findings", v["findings"]},
                       {"risk", leak},
                       {"exit_code", leak ? 1 : 0}};

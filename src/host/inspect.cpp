@@ -1,6 +1,7 @@
 #include "host/inspect.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace dnsleak::host {
 namespace {
@@ -73,6 +74,90 @@ void firewall_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
           "The firewall stops DNS (UDP and TCP port 53, IPv4 and IPv6) leaving on " + i + " (" + stopped->answer.where +
               ").",
           Certainty::likely, std::string());
+    }
+  }
+}
+
+// systemd-resolved's own routing: which links get names no routing domain claims, global and
+// fallback servers, DNS over TLS, LLMNR and mDNS outside the tunnel, resolv.conf past it.
+template <class Add>
+void resolved_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
+  const ResolvedState& r = s.resolved;
+  auto name_of = [&s](uint32_t index) {
+    const Link* l = s.link(index);
+    return l != nullptr ? l->name : "link " + std::to_string(index);
+  };
+  auto is_tunnel = [&s](uint32_t index) {
+    const Link* l = s.link(index);
+    return l != nullptr && l->tunnel();
+  };
+  if (r.resolv_conf_mode == "foreign" && !s.resolv_conf.nameservers.empty()) {
+    add(Severity::warning, "resolv_conf_bypasses_resolved",
+        "systemd-resolved runs, but /etc/resolv.conf is not its (ResolvConfMode foreign): programs that read it ask "
+        "its nameservers directly, past resolved's per-link routing.",
+        Certainty::proven, "`sudo ln -sf /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf`");
+  }
+  if (!tunnel.empty()) {
+    bool tunnel_takes_all = false;
+    for (const ResolvedLink& l : r.links) {
+      if (!is_tunnel(l.index)) continue;
+      for (const ResolvedDomain& d : l.domains)
+        tunnel_takes_all = tunnel_takes_all || (d.domain == "." || d.domain == "~.");
+    }
+    for (const ResolvedLink& l : r.links) {
+      if (is_tunnel(l.index) || !l.default_route || l.servers.empty()) continue;
+      const std::string name = name_of(l.index);
+      std::string servers;
+      for (const net::IpAddress& x : l.servers) servers += (servers.empty() ? "" : ", ") + x.to_string();
+      std::string reason =
+          "systemd-resolved sends names no routing domain claims to every link with DefaultRoute, and ";
+      reason += concat({name, " is one (servers ", servers, ")"});
+      reason += tunnel_takes_all ? ", beside the tunnel's '~.'" : ", while the tunnel " + tunnel + " has no '~.'";
+      reason += ": lookups go to both.";
+      add(Severity::leak, "resolved_default_route_outside", std::move(reason), Certainty::likely,
+          concat({"`sudo resolvectl domain ", tunnel, " '~.'` and `sudo resolvectl default-route ", name,
+                  " false` (your VPN client should do this itself)."}));
+    }
+  }
+  bool global = false;
+  for (const ResolvedServer& g : r.servers) global = global || g.link == 0;
+  if (global) {
+    add(Severity::warning, "resolved_global_servers",
+        "systemd-resolved has global DNS servers (resolved.conf DNS=): they are asked besides the links' own, over "
+        "whatever route the kernel picks.",
+        Certainty::proven, "Remove DNS= from /etc/systemd/resolved.conf while the VPN sets the tunnel's servers.");
+  }
+  const bool current_is_fallback =
+      r.has_current && std::any_of(r.fallback.begin(), r.fallback.end(),
+                                   [&](const ResolvedServer& f) { return f.address == r.current.address; });
+  if (current_is_fallback) {
+    add(Severity::leak, "resolved_fallback_in_use",
+        "systemd-resolved is using its fallback server " + r.current.address.to_string() +
+            ": no link has servers of its own, so lookups go to a resolver nobody configured.",
+        Certainty::proven,
+        "Set FallbackDNS= empty in /etc/systemd/resolved.conf, and the VPN's servers on " +
+            (tunnel.empty() ? std::string("the tunnel") : tunnel) + ".");
+  }
+  for (const ResolvedLink& l : r.links) {
+    const Link* link = s.link(l.index);
+    if (link == nullptr || link->tunnel() || link->loopback()) continue;
+    const std::string name = name_of(l.index);
+    const std::string dot = l.dns_over_tls.empty() || l.dns_over_tls == "no" ? r.dns_over_tls : l.dns_over_tls;
+    if (!tunnel.empty() && (dot == "yes" || dot == "opportunistic") && !l.servers.empty() && l.default_route) {
+      add(Severity::warning, "dot_outside_tunnel",
+          concat({"DNS over TLS (", dot, ") goes to ", l.servers.front().to_string(), " on ", name,
+                  ", outside the tunnel: the ISP cannot read the names, but that resolver gets them all."}),
+          Certainty::likely,
+          "Let DNS go through the tunnel to the VPN's resolver (DNS over TLS to it if it offers it).");
+    }
+    for (const auto& [protocol, value, code] : {std::tuple{"LLMNR", l.llmnr, "llmnr_outside_tunnel"},
+                                                std::tuple{"Multicast DNS", l.mdns, "mdns_outside_tunnel"}}) {
+      if (value != "yes" && value != "resolve") continue;
+      add(Severity::warning, code,
+          concat({protocol, " is on for ", name, " (", value,
+                  "): single-label and .local names are asked of everyone on that network, outside any tunnel."}),
+          Certainty::proven,
+          concat({"`sudo resolvectl ", std::string_view(protocol) == "LLMNR" ? "llmnr " : "mdns ", name, " no`"}));
     }
   }
 }
@@ -220,6 +305,7 @@ std::vector<Finding> inspect(const Snapshot& s) {
               "VPN's DNS over HTTPS address, or turn it off.");
   }
   if (!tunnels.empty()) firewall_findings(s, tunnel, add);
+  if (s.resolved_running) resolved_findings(s, tunnel, add);
   for (const std::string& p : s.problems) add(Severity::info, "unreadable", p, Certainty::unknown);
   return findings;
 }

@@ -107,8 +107,48 @@ Snapshot take_snapshot(HostSource& source, const std::string& home) {
     if (r.used && r.address.to_string() == kResolvedStub) stub = true;
     s.resolvers.push_back(std::move(r));
   }
-  // Behind systemd-resolved's stub: the servers it forwards to, where it writes them down.
-  if (stub) {
+  // systemd-resolved over D-Bus: its servers per link (a link's servers are asked over that link,
+  // whatever the routes say) and its global ones (routed by the kernel).
+  std::vector<uint32_t> indexes;
+  for (const Link& l : s.links) {
+    if (!l.loopback()) indexes.push_back(l.index);
+  }
+  if (Result<std::string> text = source.resolved_state(indexes); text) {
+    if (Result<ResolvedState> state = parse_resolved(*text); state) {
+      s.resolved_running = true;
+      s.resolved = std::move(*state);
+    } else {
+      s.resolved_error = state.error().message;
+      problem(concat({"systemd-resolved's state: ", state.error().message}));
+    }
+  } else if (text.error().system_errno != ENOENT) {
+    s.resolved_error = text.error().message;
+    problem(text.error().message);
+  }
+  const bool asks_resolved =
+      stub || std::find(s.nsswitch.sources.begin(), s.nsswitch.sources.end(), "resolve") != s.nsswitch.sources.end();
+  if (s.resolved_running && asks_resolved) {
+    for (const ResolvedServer& g : s.resolved.servers) {
+      if (g.link != 0) continue;
+      ResolverRoute r = route_for(source, s, g.address);
+      r.stub_upstream = true;
+      s.resolvers.push_back(std::move(r));
+    }
+    for (const ResolvedLink& l : s.resolved.links) {
+      const Link* link = s.link(l.index);
+      if (link == nullptr || !l.default_route) continue;  // a link without DefaultRoute gets only its domains
+      for (const net::IpAddress& a : l.servers) {
+        ResolverRoute r;
+        r.address = a;
+        r.stub_upstream = true;
+        r.interface = link->name;
+        r.path = link->tunnel() ? ResolverPath::tunnel : ResolverPath::outside;
+        s.resolvers.push_back(std::move(r));
+      }
+    }
+  }
+  // Behind systemd-resolved's stub, where D-Bus told nothing: the servers it writes down.
+  if (stub && !s.resolved_running) {
     if (Result<std::string> text = source.read_file(kResolvedUplinks); text) {
       const ResolvConf uplinks = parse_resolv_conf(*text);
       for (const Nameserver& n : uplinks.nameservers) {

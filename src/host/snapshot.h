@@ -11,6 +11,7 @@
 #include "host/browsers.h"
 #include "host/firewall.h"
 #include "host/netlink.h"
+#include "host/resolved.h"
 #include "host/resolver_config.h"
 #include "host/source.h"
 #include "verdict/verdict.h"
@@ -58,6 +59,10 @@ struct Snapshot {
   };
   std::vector<FirewallCheck> firewall;
   std::string firewall_error;
+  // systemd-resolved, when it runs (read over D-Bus).
+  bool resolved_running = false;
+  ResolvedState resolved;
+  std::string resolved_error;         // it runs, but its state could not be read
   std::vector<std::string> problems;  // what could not be read, in words
 
   [[nodiscard]] const Link* link(uint32_t index) const noexcept;

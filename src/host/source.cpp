@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "host/firewall.h"
+#include "host/resolved.h"
 #include "host/resolver_config.h"
 
 namespace dnsleak::host {
@@ -61,6 +62,7 @@ class LiveHost final : public HostSource {
     return netlink_route_get(destination);
   }
   Result<std::string> firewall_ruleset() override { return list_ruleset_json(); }
+  Result<std::string> resolved_state(const std::vector<uint32_t>& links) override { return read_resolved_json(links); }
 };
 
 // A recorded error: its message, and the errno as the first line.
@@ -110,6 +112,12 @@ class RecordingHost final : public HostSource {
     keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
     return text;
   }
+  Result<std::string> resolved_state(const std::vector<uint32_t>& links) override {
+    const fs::path entry = root_ / "resolved.json";
+    Result<std::string> text = inner_->resolved_state(links);
+    keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
+    return text;
+  }
 
  private:
   // A recording that could not be written is said once on stderr; the inspection goes on.
@@ -144,6 +152,11 @@ class ReplayHost final : public HostSource {
     const fs::path entry = root_ / "nft-ruleset.json";
     if (!fs::exists(entry)) return recorded_error<std::string>(entry);
     return read_text(entry, 64U << 20U);
+  }
+  Result<std::string> resolved_state(const std::vector<uint32_t>&) override {
+    const fs::path entry = root_ / "resolved.json";
+    if (!fs::exists(entry)) return recorded_error<std::string>(entry);
+    return read_text(entry, 16U << 20U);
   }
 
  private:

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ class HostSource {
   [[nodiscard]] virtual Result<std::vector<std::byte>> route_get(const net::IpAddress& destination) = 0;
   // The nftables ruleset as JSON text; needs CAP_NET_ADMIN (an Error with EPERM without it).
   [[nodiscard]] virtual Result<std::string> firewall_ruleset() = 0;
+  // systemd-resolved's state as JSON (host/resolved.h), asked about these links; ENOENT when it is
+  // not running.
+  [[nodiscard]] virtual Result<std::string> resolved_state(const std::vector<uint32_t>& links) = 0;
 };
 
 // This machine (no privilege needed: reading files and the routing state is open to every user).

@@ -6,12 +6,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 import unittest
 
 import scenarios
-from leaklab import DNSLEAK, ISP_DNS4, ISP_DNS6, PUB_DNS4, VPN_DNS4, Lab
+from leaklab import DNSLEAK, HERE, ISP_DNS4, ISP_DNS6, PUB_DNS4, VPN_DNS4, Lab
 from scenarios import SCENARIOS
 
 # The resolver each scenario's client sends its queries to outside the tunnel (as routed), if any.
@@ -266,6 +267,87 @@ class LocalEvidence(unittest.TestCase):
         report = json.loads(self.dnsleak("inspect", "--json", user=NOBODY).stdout)
         self.assertIn("CAP_NET_ADMIN", report["firewall"]["error"])
         self.assertIn("firewall_not_read", codes(report["findings"]))
+
+    def start_fake_resolved(self, state):
+        """A private bus and a stand-in for systemd-resolved on it (tests/lab/fake_resolved.py);
+        returns the state file (rewrite it to change what resolved says) and the bus address."""
+        bus_dir = tempfile.mkdtemp(prefix="dnsleak-bus-", dir=self.public)
+        address = "unix:path=" + os.path.join(bus_dir, "bus")
+        state_file = os.path.join(bus_dir, "state.json")
+        with open(state_file, "w") as f:
+            json.dump(state, f)
+        self.lab.start("dbus-daemon", "client", "dbus-daemon", "--session", "--nofork", "--address=" + address)
+        self.lab.wait_for("the private bus", lambda: os.path.exists(os.path.join(bus_dir, "bus")))
+        self.lab.start("fake-resolved", "client", "/usr/bin/python3", os.path.join(HERE, "fake_resolved.py"), address,
+                       state_file)
+        self.lab.wait_for("the fake resolved", lambda: "ready" in self.lab.log_tail("fake-resolved"))
+        return state_file, address
+
+    def stop(self, name):
+        proc = self.lab.processes.pop(name)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+
+    def test_systemd_resolved_over_dbus_names_its_leaks(self):
+        links = {l["ifname"]: l["ifindex"] for l in json.loads(self.lab.sh("client", "ip", "-j", "link").stdout)}
+        eth0, tun0 = links["eth0"], links["tun0"]
+        # As a VPN client that forgot resolved leaves it: both links DefaultRoute, no '~.' on tun0,
+        # LLMNR on the uplink; /etc/resolv.conf at the stub.
+        state = {"resolv_conf_mode": "stub", "dns_over_tls": "no", "llmnr": "yes", "mdns": "no",
+                 "dns": [{"ifindex": eth0, "address": ISP_DNS4}, {"ifindex": tun0, "address": VPN_DNS4}],
+                 "fallback_dns": [{"ifindex": 0, "address": "10.77.30.53"}],
+                 "current_dns": {"ifindex": tun0, "address": VPN_DNS4},
+                 "links": [{"ifindex": eth0, "default_route": True, "dns": [ISP_DNS4], "llmnr": "yes"},
+                           {"ifindex": tun0, "default_route": True, "dns": [VPN_DNS4], "domains": []}]}
+        state_file, address = self.start_fake_resolved(state)
+        self.lab.write_resolv_conf(["127.0.0.53"])
+
+        def inspect():
+            result = self.lab.sh("client", "env", "-u", "SUDO_USER", "DBUS_SYSTEM_BUS_ADDRESS=" + address,
+                                 "HOME=" + self.home, DNSLEAK, "inspect", "--json", check=False)
+            return result.returncode, json.loads(result.stdout)
+        try:
+            code, report = inspect()
+            self.assertEqual(code, 1)
+            self.assertEqual([l["interface"] for l in report["resolved"]["links"]], ["eth0", "tun0"])
+            found = codes(report["findings"])
+            self.assertIn("resolved_default_route_outside", codes(report["findings"], "leak"), report["findings"])
+            self.assertIn("llmnr_outside_tunnel", found)
+            upstreams = {(r["address"], r["path"], r["interface"]) for r in report["resolvers"] if r["stub_upstream"]}
+            self.assertEqual(upstreams, {(ISP_DNS4, "outside", "eth0"), (VPN_DNS4, "tunnel", "tun0")})
+            fix = [f["fix"] for f in report["findings"] if f["code"] == "resolved_default_route_outside"][0]
+            self.assertIn("resolvectl domain tun0 '~.'", fix)
+            self.assertIn("resolvectl default-route eth0 false", fix)
+            # The fix applied (as resolvectl would): the leak is gone.
+            state["links"] = [{"ifindex": eth0, "default_route": False, "dns": [ISP_DNS4], "llmnr": "no"},
+                              {"ifindex": tun0, "default_route": True, "dns": [VPN_DNS4],
+                               "domains": [{"domain": ".", "routing_only": True}]}]
+            with open(state_file, "w") as f:
+                json.dump(state, f)
+            code, report = inspect()
+            self.assertEqual(code, 0, report["findings"])
+            self.assertNotIn("resolved_default_route_outside", codes(report["findings"]))
+            # Its compiled-in fallback server in use, and a resolv.conf that bypasses it.
+            state.update(current_dns={"ifindex": 0, "address": "10.77.30.53"}, resolv_conf_mode="foreign")
+            with open(state_file, "w") as f:
+                json.dump(state, f)
+            self.lab.write_resolv_conf([VPN_DNS4])
+            code, report = inspect()
+            self.assertIn("resolved_fallback_in_use", codes(report["findings"], "leak"))
+            self.assertIn("resolv_conf_bypasses_resolved", codes(report["findings"]))
+            # A property of a type no resolved sends: said, not a crash.
+            state["wrong_types"] = True
+            with open(state_file, "w") as f:
+                json.dump(state, f)
+            code, report = inspect()
+            self.assertIn("is not of type a(iiay)", report["resolved"]["error"])
+            self.assertIn("unreadable", codes(report["findings"]))
+        finally:
+            self.stop("fake-resolved")
+            self.stop("dbus-daemon")
+        # Not running at all: nothing said about it, nothing broken.
+        report = json.loads(self.dnsleak("inspect", "--json").stdout)
+        self.assertIsNone(report["resolved"])
 
     def test_a_recording_replays_to_the_same_report(self):
         scenarios.by_key("full-leak").apply(self.lab)

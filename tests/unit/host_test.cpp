@@ -531,6 +531,7 @@ class FileMap final : public host::HostSource {
   Result<std::vector<std::byte>> dump(host::Dump) override { return fail("no netlink here"); }
   Result<std::vector<std::byte>> route_get(const net::IpAddress&) override { return fail("no netlink here"); }
   Result<std::string> firewall_ruleset() override { return read_file("nft"); }
+  Result<std::string> resolved_state(const std::vector<uint32_t>&) override { return read_file("resolved"); }
 };
 
 TEST(Browsers, FirefoxPrefsAndProfilesAreRead) {
@@ -686,6 +687,65 @@ TEST(Firewall, InspectSaysWhetherDnsCanLeaveOutsideTheTunnel) {
   s.firewall.clear();
   s.firewall_error = "reading the firewall ruleset needs CAP_NET_ADMIN (run as root)";
   EXPECT_TRUE(has(codes(host::inspect(s)), "firewall_not_read"));
+}
+
+}  // namespace
+}  // namespace dnsleak
+
+namespace dnsleak {
+namespace {
+
+TEST(Resolved, ItsStateIsReadBackAndBadOnesAreRefused) {
+  const Result<host::ResolvedState> s = host::parse_resolved(R"({
+    "resolv_conf_mode": "stub", "dns_over_tls": "opportunistic", "llmnr": "yes", "mdns": "no",
+    "dns": [{"ifindex": 0, "address": "9.9.9.9"}, {"ifindex": 3, "address": "fd00::1"}],
+    "fallback_dns": [{"ifindex": 0, "address": "1.1.1.1"}],
+    "current_dns": {"ifindex": 0, "address": "1.1.1.1"},
+    "links": [{"ifindex": 3, "default_route": true, "llmnr": "yes", "mdns": "no", "dns_over_tls": "no",
+               "dns": [{"ifindex": 3, "address": "fd00::1"}],
+               "domains": [{"domain": "lan", "routing_only": false}]},
+              {"ifindex": 5, "default_route": true, "dns": [], "domains": [{"domain": ".", "routing_only": true}]}]})");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->resolv_conf_mode, "stub");
+  ASSERT_EQ(s->servers.size(), 2u);
+  EXPECT_EQ(s->servers[0].link, 0u);
+  EXPECT_EQ(s->servers[1].address, *net::parse_ip("fd00::1"));
+  EXPECT_TRUE(s->has_current);
+  EXPECT_EQ(s->current.address, *net::parse_ip("1.1.1.1"));
+  ASSERT_EQ(s->links.size(), 2u);
+  EXPECT_EQ(s->links[0].servers, (std::vector<net::IpAddress>{*net::parse_ip("fd00::1")}));
+  EXPECT_EQ(s->links[1].domains[0].domain, ".");
+  EXPECT_TRUE(s->links[1].domains[0].routing_only);
+  EXPECT_EQ(s->links[1].domains[0].link, 5u);
+  for (const char* bad :
+       {"[]", "not json", R"({"dns": "1.1.1.1"})", R"({"dns": [{"address": "1.1.1.1"}]})",
+        R"({"dns": [{"ifindex": -1, "address": "1.1.1.1"}]})", R"({"dns": [{"ifindex": 0, "address": "nope"}]})",
+        R"({"links": {}})", R"({"links": [{"ifindex": 1, "domains": [7]}]})"}) {
+    EXPECT_FALSE(host::parse_resolved(bad).has_value()) << bad;
+  }
+  EXPECT_TRUE(host::parse_resolved("{}").has_value());  // nothing configured at all
+}
+
+TEST(Resolved, InspectNamesLinksThatGetEveryNameOutsideTheTunnel) {
+  host::Snapshot s = replayed("full-leak");
+  const uint32_t eth0 = s.link("eth0")->index, tun0 = s.link("tun0")->index;
+  s.resolved_running = true;
+  s.resolved.links = {{eth0, true, "yes", "no", "no", {*net::parse_ip("10.77.10.53")}, {}},
+                      {tun0, true, "no", "no", "no", {*net::parse_ip("10.77.20.53")}, {}}};
+  s.resolved.fallback = {{0, *net::parse_ip("1.1.1.1")}};
+  s.resolved.has_current = true;
+  s.resolved.current = {0, *net::parse_ip("1.1.1.1")};
+  const std::vector<std::string> f = codes(host::inspect(s));
+  EXPECT_TRUE(has(f, "resolved_default_route_outside"));
+  EXPECT_TRUE(has(f, "llmnr_outside_tunnel"));
+  EXPECT_TRUE(has(f, "resolved_fallback_in_use"));
+  s.resolved.links[0].default_route = false;
+  s.resolved.links[0].llmnr = "no";
+  s.resolved.has_current = false;
+  const std::vector<std::string> fixed = codes(host::inspect(s));
+  EXPECT_FALSE(has(fixed, "resolved_default_route_outside"));
+  EXPECT_FALSE(has(fixed, "llmnr_outside_tunnel"));
+  EXPECT_FALSE(has(fixed, "resolved_fallback_in_use"));
 }
 
 }  // namespace
