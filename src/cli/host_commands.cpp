@@ -95,6 +95,26 @@ static json::value resolved_json(const host::Snapshot& s) {
   return o;
 }
 
+static json::value network_manager_json(const host::Snapshot& s) {
+  if (!s.network_manager_running) {
+    return s.network_manager_error.empty() ? json::value(nullptr)
+                                           : json::value(json::object{{"error", s.network_manager_error}});
+  }
+  json::array configuration;
+  for (const host::NmDnsEntry& e : s.network_manager.configuration) {
+    json::array servers;
+    for (const net::IpAddress& a : e.nameservers) servers.push_back(json::value(a.to_string()));
+    configuration.push_back(json::object{{"interface", e.interface},
+                                         {"nameservers", std::move(servers)},
+                                         {"domains", json::value_from(e.domains)},
+                                         {"priority", e.priority},
+                                         {"vpn", e.vpn}});
+  }
+  return json::object{{"mode", s.network_manager.mode},
+                      {"rc_manager", s.network_manager.rc_manager},
+                      {"configuration", std::move(configuration)}};
+}
+
 static json::object firewall_json(const host::Snapshot& s) {
   json::array checks;
   for (const host::Snapshot::FirewallCheck& c : s.firewall) {
@@ -164,6 +184,7 @@ json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Fi
                       {"browsers", std::move(browsers)},
                       {"firewall", firewall_json(s)},
                       {"resolved", resolved_json(s)},
+                      {"network_manager", network_manager_json(s)},
                       {"findings", v["findings"]},
                       {"risk", leak},
                       {"exit_code", leak ? 1 : 0}};

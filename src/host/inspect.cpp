@@ -162,6 +162,46 @@ void resolved_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
   }
 }
 
+// NetworkManager's merge of every connection's servers: a VPN's are exclusive only with a negative
+// priority; otherwise the uplink's stay in the list, as a fallback or asked beside them.
+template <class Add>
+void network_manager_findings(const Snapshot& s, Add& add) {
+  const NetworkManagerDns& nm = s.network_manager;
+  const NmDnsEntry* vpn = nullptr;
+  for (const NmDnsEntry& e : nm.configuration) {
+    if (e.vpn && !e.nameservers.empty() && (vpn == nullptr || e.priority < vpn->priority)) vpn = &e;
+  }
+  if (vpn == nullptr) return;
+  for (const NmDnsEntry& e : nm.configuration) {
+    if (e.vpn || e.nameservers.empty() || vpn->priority < 0) continue;
+    std::string servers;
+    for (const net::IpAddress& a : e.nameservers) servers += (servers.empty() ? "" : ", ") + a.to_string();
+    std::string reason =
+        concat({"NetworkManager hands the system the VPN's DNS servers (priority ", std::to_string(vpn->priority),
+                ") and ", e.interface.empty() ? std::string("another link") : e.interface, "'s (", servers,
+                ", priority ", std::to_string(e.priority), ") together"});
+    reason += nm.mode == "default" ? ": the uplink's follow in /etc/resolv.conf, and are asked whenever the VPN's fail."
+                                   : ": both may be asked.";
+    add(Severity::warning, "nm_dns_not_exclusive", std::move(reason), Certainty::proven,
+        "Make the VPN's servers the only ones: `nmcli connection modify <VPN connection> ipv4.dns-priority -50 "
+        "ipv6.dns-priority -50` (a negative priority excludes every other connection's), then reconnect.");
+  }
+  if (nm.mode == "none" || nm.rc_manager == "unmanaged") {
+    const bool applied =
+        std::any_of(s.resolv_conf.nameservers.begin(), s.resolv_conf.nameservers.end(), [&](const Nameserver& n) {
+          return std::find(vpn->nameservers.begin(), vpn->nameservers.end(), n.address) != vpn->nameservers.end();
+        });
+    if (!applied) {
+      add(Severity::warning, "nm_vpn_dns_not_applied",
+          concat({"NetworkManager knows the VPN's DNS servers but does not write /etc/resolv.conf (dns=", nm.mode,
+                  ", rc-manager=", nm.rc_manager, "), and resolv.conf does not name them."}),
+          Certainty::likely,
+          "Let NetworkManager manage resolv.conf (dns=default or systemd-resolved), or name the VPN's servers there "
+          "yourself.");
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Finding> inspect(const Snapshot& s) {
@@ -306,6 +346,7 @@ std::vector<Finding> inspect(const Snapshot& s) {
   }
   if (!tunnels.empty()) firewall_findings(s, tunnel, add);
   if (s.resolved_running) resolved_findings(s, tunnel, add);
+  if (s.network_manager_running) network_manager_findings(s, add);
   for (const std::string& p : s.problems) add(Severity::info, "unreadable", p, Certainty::unknown);
   return findings;
 }

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 
+#include "host/dbus.h"
+
 namespace dnsleak::host {
 namespace json = boost::json;
 namespace {
@@ -70,51 +72,6 @@ Result<std::vector<ResolvedDomain>> domains_of(const json::object& o, uint32_t l
 
 // --- the live reader ------------------------------------------------------------------------------
 
-struct BusCloser {
-  void operator()(sd_bus* b) const noexcept { sd_bus_flush_close_unref(b); }
-};
-struct MessageCloser {
-  void operator()(sd_bus_message* m) const noexcept { sd_bus_message_unref(m); }
-};
-using Message = std::unique_ptr<sd_bus_message, MessageCloser>;
-
-Error bus_error(const char* what, int r, const sd_bus_error* e) {
-  std::string text = concat({"systemd-resolved: ", what, ": "});
-  text += (e != nullptr && sd_bus_error_is_set(e) != 0 && e->message != nullptr) ? e->message : std::strerror(-r);
-  return Error{std::move(text), -r};
-}
-
-// A property's value, entered: the reply positioned inside its variant of `signature`. A value of
-// another type is an Error naming both.
-Result<Message> property(sd_bus* bus, const char* path, const char* interface, const char* name,
-                         const char* signature) {
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  sd_bus_message* reply = nullptr;
-  const int r = sd_bus_call_method(bus, kService, path, "org.freedesktop.DBus.Properties", "Get", &error, &reply, "ss",
-                                   interface, name);
-  Message m(reply);
-  if (r < 0) {
-    Error e = bus_error(name, r, &error);
-    sd_bus_error_free(&error);
-    return fail(std::move(e));
-  }
-  if (sd_bus_message_enter_container(m.get(), 'v', signature) <= 0) {
-    const char* contents = nullptr;
-    (void)sd_bus_message_peek_type(m.get(), nullptr, &contents);  // only to name what came
-    return fail(concat({"systemd-resolved: ", name, " is not of type ", signature,
-                        contents != nullptr ? concat({" but ", contents}) : std::string()}));
-  }
-  return m;
-}
-
-Result<std::string> string_property(sd_bus* bus, const char* path, const char* interface, const char* name) {
-  Result<Message> m = property(bus, path, interface, name, "s");
-  if (!m) return fail(std::move(m.error()));
-  const char* value = nullptr;
-  if (sd_bus_message_read(m->get(), "s", &value) < 0) return fail(concat({"systemd-resolved: ", name, " unreadable"}));
-  return std::string(value != nullptr ? value : "");
-}
-
 // (i)ay and (ii)ay entries: an address of the family given, as text.
 Result<std::string> read_address(sd_bus_message* m) {
   int32_t family = 0;
@@ -130,8 +87,8 @@ Result<std::string> read_address(sd_bus_message* m) {
 }
 
 // a(iiay): servers with their link.
-Result<json::array> server_list(sd_bus* bus, const char* name) {
-  Result<Message> m = property(bus, kPath, kManager, name, "a(iiay)");
+Result<json::array> server_list(const SystemBus& bus, const char* name) {
+  Result<BusMessage> m = bus.property(kService, kPath, kManager, name, "a(iiay)");
   if (!m) return fail(std::move(m.error()));
   json::array out;
   if (sd_bus_message_enter_container(m->get(), 'a', "(iiay)") < 0) return fail(concat({name, ": not a list"}));
@@ -146,36 +103,30 @@ Result<json::array> server_list(sd_bus* bus, const char* name) {
   return out;
 }
 
-Result<json::object> link_state(sd_bus* bus, uint32_t index) {
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  sd_bus_message* reply = nullptr;
-  int r =
-      sd_bus_call_method(bus, kService, kPath, kManager, "GetLink", &error, &reply, "i", static_cast<int32_t>(index));
-  Message m(reply);
-  if (r < 0) {
-    Error e = bus_error("GetLink", r, &error);
-    sd_bus_error_free(&error);
-    return fail(std::move(e));
-  }
+Result<json::object> link_state(const SystemBus& bus, uint32_t index) {
+  Result<BusMessage> got = bus.call(kService, kPath, kManager, "GetLink", "i", static_cast<int>(index));
+  if (!got) return fail(std::move(got.error()));
   const char* path_text = nullptr;
-  if (sd_bus_message_read(m.get(), "o", &path_text) < 0 || path_text == nullptr) return fail("GetLink: no object path");
+  if (sd_bus_message_read(got->get(), "o", &path_text) < 0 || path_text == nullptr) {
+    return fail("GetLink: no object path");
+  }
   const std::string path = path_text;
   json::object link{{"ifindex", index}};
   for (const auto& [key, name] :
        {std::pair{"llmnr", "LLMNR"}, std::pair{"mdns", "MulticastDNS"}, std::pair{"dns_over_tls", "DNSOverTLS"}}) {
-    Result<std::string> value = string_property(bus, path.c_str(), kLink, name);
+    Result<std::string> value = bus.string_property(kService, path.c_str(), kLink, name);
     if (!value) return fail(std::move(value.error()));
     link[key] = *value;
   }
   {
-    Result<Message> p = property(bus, path.c_str(), kLink, "DefaultRoute", "b");
+    Result<BusMessage> p = bus.property(kService, path.c_str(), kLink, "DefaultRoute", "b");
     if (!p) return fail(std::move(p.error()));
     int value = 0;
-    if (sd_bus_message_read(p->get(), "b", &value) < 0) return fail("DefaultRoute unreadable");
+    if (sd_bus_message_read(p->get(), "b", &value) < 0) return fail("DefaultRoute: unreadable");
     link["default_route"] = value != 0;
   }
   {
-    Result<Message> p = property(bus, path.c_str(), kLink, "DNS", "a(iay)");
+    Result<BusMessage> p = bus.property(kService, path.c_str(), kLink, "DNS", "a(iay)");
     if (!p) return fail(std::move(p.error()));
     json::array servers;
     if (sd_bus_message_enter_container(p->get(), 'a', "(iay)") < 0) return fail("a link's DNS: not a list");
@@ -188,12 +139,13 @@ Result<json::object> link_state(sd_bus* bus, uint32_t index) {
     link["dns"] = std::move(servers);
   }
   {
-    Result<Message> p = property(bus, path.c_str(), kLink, "Domains", "a(sb)");
+    Result<BusMessage> p = bus.property(kService, path.c_str(), kLink, "Domains", "a(sb)");
     if (!p) return fail(std::move(p.error()));
     json::array domains;
     if (sd_bus_message_enter_container(p->get(), 'a', "(sb)") < 0) return fail("a link's Domains: not a list");
     const char* domain = nullptr;
     int routing = 0;
+    int r = 0;
     while ((r = sd_bus_message_read(p->get(), "(sb)", &domain, &routing)) > 0) {
       domains.push_back(json::object{{"domain", domain != nullptr ? domain : ""}, {"routing_only", routing != 0}});
     }
@@ -255,48 +207,49 @@ Result<ResolvedState> parse_resolved(std::string_view text) {
 }
 
 Result<std::string> read_resolved_json(const std::vector<uint32_t>& links) {
-  sd_bus* raw = nullptr;
-  if (const int r = sd_bus_open_system(&raw); r < 0) {
-    Error e{concat({"systemd-resolved is not running (no system bus: ", std::strerror(-r), ")"}), ENOENT};
+  Result<SystemBus> bus = SystemBus::open();
+  if (!bus) {
+    Error e{concat({"systemd-resolved is not running (", bus.error().message, ")"}), ENOENT};
     return fail(std::move(e));
   }
-  const std::unique_ptr<sd_bus, BusCloser> bus(raw);
   // Not running: nobody owns the name (and activation is not asked for).
-  if (sd_bus_get_name_creds(bus.get(), kService, 0, nullptr) < 0) {
+  if (!bus->has_owner(kService)) {
     Error e{"systemd-resolved is not running", ENOENT};
     return fail(std::move(e));
   }
+  auto within = [](Error e) { return fail(std::move(e).within("systemd-resolved")); };
   json::object out;
   for (const auto& [key, name] :
        {std::pair{"resolv_conf_mode", "ResolvConfMode"}, std::pair{"dns_over_tls", "DNSOverTLS"},
         std::pair{"llmnr", "LLMNR"}, std::pair{"mdns", "MulticastDNS"}}) {
-    Result<std::string> value = string_property(bus.get(), kPath, kManager, name);
-    if (!value) return fail(std::move(value.error()));
+    Result<std::string> value = bus->string_property(kService, kPath, kManager, name);
+    if (!value) return within(std::move(value.error()));
     out[key] = *value;
   }
   for (const auto& [key, name] : {std::pair{"dns", "DNS"}, std::pair{"fallback_dns", "FallbackDNS"}}) {
-    Result<json::array> list = server_list(bus.get(), name);
-    if (!list) return fail(std::move(list.error()));
+    Result<json::array> list = server_list(*bus, name);
+    if (!list) return within(std::move(list.error()));
     out[key] = std::move(*list);
   }
   {
-    Result<Message> m = property(bus.get(), kPath, kManager, "CurrentDNSServer", "(iiay)");
-    if (!m) return fail(std::move(m.error()));
+    Result<BusMessage> m = bus->property(kService, kPath, kManager, "CurrentDNSServer", "(iiay)");
+    if (!m) return within(std::move(m.error()));
     int32_t ifindex = 0;
+    out["current_dns"] = nullptr;
     if (sd_bus_message_enter_container(m->get(), 'r', "iiay") > 0 &&
         sd_bus_message_read(m->get(), "i", &ifindex) >= 0) {
-      Result<std::string> address = read_address(m->get());
-      // No current server is sent as family 0 with no octets.
-      out["current_dns"] =
-          address ? json::value(json::object{{"ifindex", ifindex}, {"address", *address}}) : json::value(nullptr);
+      // No current server comes as family 0 with no octets.
+      if (Result<std::string> address = read_address(m->get()); address) {
+        out["current_dns"] = json::object{{"ifindex", ifindex}, {"address", *address}};
+      }
     }
   }
   json::array link_list;
   for (const uint32_t index : links) {
-    Result<json::object> link = link_state(bus.get(), index);
+    Result<json::object> link = link_state(*bus, index);
     if (!link) {
-      if (link.error().message.find("GetLink") != std::string::npos) continue;  // a link resolved does not manage
-      return fail(std::move(link.error()));
+      if (link.error().message.starts_with("GetLink")) continue;  // a link resolved does not manage
+      return within(std::move(link.error()));
     }
     link_list.push_back(std::move(*link));
   }

@@ -125,6 +125,18 @@ Snapshot take_snapshot(HostSource& source, const std::string& home) {
     s.resolved_error = text.error().message;
     problem(text.error().message);
   }
+  if (Result<std::string> text = source.network_manager_dns(); text) {
+    if (Result<NetworkManagerDns> nm = parse_network_manager(*text); nm) {
+      s.network_manager_running = true;
+      s.network_manager = std::move(*nm);
+    } else {
+      s.network_manager_error = nm.error().message;
+      problem(concat({"NetworkManager's DNS: ", nm.error().message}));
+    }
+  } else if (text.error().system_errno != ENOENT) {
+    s.network_manager_error = text.error().message;
+    problem(text.error().message);
+  }
   const bool asks_resolved =
       stub || std::find(s.nsswitch.sources.begin(), s.nsswitch.sources.end(), "resolve") != s.nsswitch.sources.end();
   if (s.resolved_running && asks_resolved) {

@@ -11,6 +11,7 @@
 #include "host/browsers.h"
 #include "host/firewall.h"
 #include "host/netlink.h"
+#include "host/network_manager.h"
 #include "host/resolved.h"
 #include "host/resolver_config.h"
 #include "host/source.h"
@@ -62,7 +63,11 @@ struct Snapshot {
   // systemd-resolved, when it runs (read over D-Bus).
   bool resolved_running = false;
   ResolvedState resolved;
-  std::string resolved_error;         // it runs, but its state could not be read
+  std::string resolved_error;  // it runs, but its state could not be read
+  // NetworkManager, when it runs.
+  bool network_manager_running = false;
+  NetworkManagerDns network_manager;
+  std::string network_manager_error;
   std::vector<std::string> problems;  // what could not be read, in words
 
   [[nodiscard]] const Link* link(uint32_t index) const noexcept;

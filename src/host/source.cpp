@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "host/firewall.h"
+#include "host/network_manager.h"
 #include "host/resolved.h"
 #include "host/resolver_config.h"
 
@@ -63,6 +64,7 @@ class LiveHost final : public HostSource {
   }
   Result<std::string> firewall_ruleset() override { return list_ruleset_json(); }
   Result<std::string> resolved_state(const std::vector<uint32_t>& links) override { return read_resolved_json(links); }
+  Result<std::string> network_manager_dns() override { return read_network_manager_json(); }
 };
 
 // A recorded error: its message, and the errno as the first line.
@@ -118,6 +120,12 @@ class RecordingHost final : public HostSource {
     keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
     return text;
   }
+  Result<std::string> network_manager_dns() override {
+    const fs::path entry = root_ / "network-manager.json";
+    Result<std::string> text = inner_->network_manager_dns();
+    keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
+    return text;
+  }
 
  private:
   // A recording that could not be written is said once on stderr; the inspection goes on.
@@ -155,6 +163,11 @@ class ReplayHost final : public HostSource {
   }
   Result<std::string> resolved_state(const std::vector<uint32_t>&) override {
     const fs::path entry = root_ / "resolved.json";
+    if (!fs::exists(entry)) return recorded_error<std::string>(entry);
+    return read_text(entry, 16U << 20U);
+  }
+  Result<std::string> network_manager_dns() override {
+    const fs::path entry = root_ / "network-manager.json";
     if (!fs::exists(entry)) return recorded_error<std::string>(entry);
     return read_text(entry, 16U << 20U);
   }

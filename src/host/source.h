@@ -29,6 +29,8 @@ class HostSource {
   // systemd-resolved's state as JSON (host/resolved.h), asked about these links; ENOENT when it is
   // not running.
   [[nodiscard]] virtual Result<std::string> resolved_state(const std::vector<uint32_t>& links) = 0;
+  // NetworkManager's DnsManager as JSON (host/network_manager.h); ENOENT when it is not running.
+  [[nodiscard]] virtual Result<std::string> network_manager_dns() = 0;
 };
 
 // This machine (no privilege needed: reading files and the routing state is open to every user).

@@ -1,7 +1,9 @@
 """A stand-in for systemd-resolved on a private D-Bus bus, for the lab: it owns
 org.freedesktop.resolve1 and answers the Manager's and the links' properties with the types
 systemd 252 gives them, from a JSON state file (re-read on every call, so a test can change it).
-With "wrong_types" in the state it answers DNS as a string, as no resolved does.
+With "wrong_types" in the state it answers DNS as a string, as no resolved does. With
+"network_manager" in the state it also owns org.freedesktop.NetworkManager and answers its
+DnsManager's Mode, RcManager and Configuration (aa{sv}) as NetworkManager 1.42 does.
 
     /usr/bin/python3 fake_resolved.py BUS_ADDRESS STATE_FILE
 """
@@ -99,14 +101,44 @@ class Manager(dbus.service.Object):
         return dbus.ObjectPath(path)
 
 
+class DnsManager(dbus.service.Object):
+    def __init__(self, bus, state):
+        super().__init__(bus, "/org/freedesktop/NetworkManager/DnsManager")
+        self.state = state
+
+    @dbus.service.method(PROPERTIES, in_signature="ss", out_signature="v")
+    def Get(self, interface, name):
+        nm = self.state.read()["network_manager"]
+        if name == "Mode":
+            return dbus.String(nm["mode"])
+        if name == "RcManager":
+            return dbus.String(nm["rc_manager"])
+        if name == "Configuration":
+            entries = []
+            for e in nm["configuration"]:
+                entries.append(dbus.Dictionary({
+                    "nameservers": dbus.Array(e["nameservers"], signature="s", variant_level=1),
+                    "domains": dbus.Array(e.get("domains", []), signature="s", variant_level=1),
+                    "interface": dbus.String(e["interface"], variant_level=1),
+                    "priority": dbus.Int32(e["priority"], variant_level=1),
+                    "vpn": dbus.Boolean(e["vpn"], variant_level=1),
+                    "future-key": dbus.UInt64(7, variant_level=1),  # skipped by readers that do not know it
+                }, signature="sv"))
+            return dbus.Array(entries, signature="a{sv}")
+        raise dbus.exceptions.DBusException("org.freedesktop.DBus.Error.UnknownProperty", name)
+
+
 def main(address, state_file):
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     bus = dbus.bus.BusConnection(address)
     name = dbus.service.BusName("org.freedesktop.resolve1", bus)
     manager = Manager(bus, State(state_file))
+    if "network_manager" in State(state_file).read():
+        nm_name = dbus.service.BusName("org.freedesktop.NetworkManager", bus)
+        nm = DnsManager(bus, State(state_file))
     print("fake resolved ready", flush=True)
     GLib.MainLoop().run()
-    del name, manager  # held until the loop ends: the bus name goes with them
+    del name, manager  # held until the loop ends: the bus names go with them
 
 
 if __name__ == "__main__":

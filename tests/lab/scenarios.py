@@ -65,6 +65,17 @@ def parallel_queries(lab):
     lab.write_resolv_conf(["127.0.0.1"])
 
 
+def local_forwarder_leak(lab):
+    # A local forwarder (dnsmasq, as many VPN clients and routers run one) whose only upstream is
+    # the ISP's resolver, routed over eth0: resolv.conf says 127.0.0.1 and tells nothing.
+    lab.ip("client", "route", "add", ISP_DNS4 + "/32", "via", ISP_LAN4, "dev", "eth0", "proto", "static")
+    lab.start("dnsmasq", "client", "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+              "--listen-address=127.0.0.1", "--bind-interfaces", "--cache-size=0", "--user=root", "--pid-file=",
+              "--log-facility=-", "--server=" + ISP_DNS4)
+    lab.wait_for("dnsmasq", lambda: "started" in lab.log_tail("dnsmasq", 20))
+    lab.write_resolv_conf(["127.0.0.1"])
+
+
 def split_tunnel(lab):
     # Only the company's web service goes through the tunnel; everything else, DNS included,
     # takes the ISP's uplink.
@@ -112,6 +123,9 @@ SCENARIOS = [
              "resolv.conf: VPN resolver, then the ISP's (IPv6); the first is unreachable.", fallback_leak),
     Scenario("parallel", "Parallel queries to every resolver (Smart Multi-Homed Name Resolution)", True,
              [VPN, ISP], "dnsmasq --all-servers asks the VPN and the ISP resolvers at once.", parallel_queries),
+    Scenario("local-forwarder", "A local forwarder whose upstream leaves on eth0", True, [ISP],
+             "resolv.conf names 127.0.0.1, a dnsmasq forwarding to the ISP's resolver over the uplink.",
+             local_forwarder_leak),
     Scenario("split-tunnel", "Split tunnel: only some destinations tunnelled, DNS left out", True, [ISP],
              "Only the web service is routed into tun0; DNS goes to the ISP over eth0.", split_tunnel),
     Scenario("public-via-tunnel", "A public resolver reached through the tunnel: not a leak", False, [PUB],

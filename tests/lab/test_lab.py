@@ -137,7 +137,7 @@ class LeakScenarios(unittest.TestCase):
         self.assertEqual(self.lab.run_client("--expect-asn", "64501")["verdict"]["outcome"], "no_leak")
 
     def test_every_scenario_has_its_ground_truth(self):
-        self.assertEqual(len(SCENARIOS), 10)
+        self.assertEqual(len(SCENARIOS), 11)
         for s in SCENARIOS:
             self.assertTrue(s.expected and s.title and s.explanation, s.key)
 

@@ -81,6 +81,10 @@ class LocalEvidence(unittest.TestCase):
         report = json.loads(self.dnsleak("inspect", "--json").stdout)
         self.assertIn("local_stub_upstreams_unknown", codes(report["findings"]))
         self.lab.reset_client()
+        scenarios.by_key("local-forwarder").apply(self.lab)
+        report = json.loads(self.dnsleak("inspect", "--json").stdout)
+        self.assertIn("local_stub_upstreams_unknown", codes(report["findings"], "warning"))
+        self.lab.reset_client()
         scenarios.by_key("fallback-leak").apply(self.lab)
         report = json.loads(self.dnsleak("inspect", "--json").stdout)
         self.assertIn("resolver_unreachable", codes(report["findings"]))
@@ -297,7 +301,12 @@ class LocalEvidence(unittest.TestCase):
                  "dns": [{"ifindex": eth0, "address": ISP_DNS4}, {"ifindex": tun0, "address": VPN_DNS4}],
                  "fallback_dns": [{"ifindex": 0, "address": "10.77.30.53"}],
                  "current_dns": {"ifindex": tun0, "address": VPN_DNS4},
-                 "links": [{"ifindex": eth0, "default_route": True, "dns": [ISP_DNS4], "llmnr": "yes"},
+                 # NetworkManager merging the VPN's servers with the uplink's (dns-priority 50, 100).
+                 "network_manager": {"mode": "systemd-resolved", "rc_manager": "symlink", "configuration": [
+                     {"interface": "tun0", "nameservers": [VPN_DNS4], "priority": 50, "vpn": True},
+                     {"interface": "eth0", "nameservers": [ISP_DNS4], "priority": 100, "vpn": False}]},
+                 # eth0's IPv6 server as router advertisements (RDNSS) hand it out.
+                 "links": [{"ifindex": eth0, "default_route": True, "dns": [ISP_DNS4, ISP_DNS6], "llmnr": "yes"},
                            {"ifindex": tun0, "default_route": True, "dns": [VPN_DNS4], "domains": []}]}
         state_file, address = self.start_fake_resolved(state)
         self.lab.write_resolv_conf(["127.0.0.53"])
@@ -313,12 +322,20 @@ class LocalEvidence(unittest.TestCase):
             found = codes(report["findings"])
             self.assertIn("resolved_default_route_outside", codes(report["findings"], "leak"), report["findings"])
             self.assertIn("llmnr_outside_tunnel", found)
+            self.assertEqual(report["network_manager"]["mode"], "systemd-resolved")
+            self.assertEqual([(c["interface"], c["priority"], c["vpn"]) for c in report["network_manager"]["configuration"]],
+                             [("tun0", 50, True), ("eth0", 100, False)])
+            self.assertIn("nm_dns_not_exclusive", found)
             upstreams = {(r["address"], r["path"], r["interface"]) for r in report["resolvers"] if r["stub_upstream"]}
-            self.assertEqual(upstreams, {(ISP_DNS4, "outside", "eth0"), (VPN_DNS4, "tunnel", "tun0")})
+            self.assertEqual(upstreams, {(ISP_DNS4, "outside", "eth0"), (ISP_DNS6, "outside", "eth0"),
+                                         (VPN_DNS4, "tunnel", "tun0")})
+            outside = [f for f in report["findings"] if f["code"] == "resolver_outside_tunnel"]
+            self.assertEqual(len(outside), 2, report["findings"])
             fix = [f["fix"] for f in report["findings"] if f["code"] == "resolved_default_route_outside"][0]
             self.assertIn("resolvectl domain tun0 '~.'", fix)
             self.assertIn("resolvectl default-route eth0 false", fix)
-            # The fix applied (as resolvectl would): the leak is gone.
+            # The fixes applied (as resolvectl and nmcli would): the leak is gone.
+            state["network_manager"]["configuration"][0]["priority"] = -50
             state["links"] = [{"ifindex": eth0, "default_route": False, "dns": [ISP_DNS4], "llmnr": "no"},
                               {"ifindex": tun0, "default_route": True, "dns": [VPN_DNS4],
                                "domains": [{"domain": ".", "routing_only": True}]}]
@@ -327,6 +344,7 @@ class LocalEvidence(unittest.TestCase):
             code, report = inspect()
             self.assertEqual(code, 0, report["findings"])
             self.assertNotIn("resolved_default_route_outside", codes(report["findings"]))
+            self.assertNotIn("nm_dns_not_exclusive", codes(report["findings"]))
             # Its compiled-in fallback server in use, and a resolv.conf that bypasses it.
             state.update(current_dns={"ifindex": 0, "address": "10.77.30.53"}, resolv_conf_mode="foreign")
             with open(state_file, "w") as f:

@@ -532,6 +532,7 @@ class FileMap final : public host::HostSource {
   Result<std::vector<std::byte>> route_get(const net::IpAddress&) override { return fail("no netlink here"); }
   Result<std::string> firewall_ruleset() override { return read_file("nft"); }
   Result<std::string> resolved_state(const std::vector<uint32_t>&) override { return read_file("resolved"); }
+  Result<std::string> network_manager_dns() override { return read_file("nm"); }
 };
 
 TEST(Browsers, FirefoxPrefsAndProfilesAreRead) {
@@ -746,6 +747,40 @@ TEST(Resolved, InspectNamesLinksThatGetEveryNameOutsideTheTunnel) {
   EXPECT_FALSE(has(fixed, "resolved_default_route_outside"));
   EXPECT_FALSE(has(fixed, "llmnr_outside_tunnel"));
   EXPECT_FALSE(has(fixed, "resolved_fallback_in_use"));
+}
+
+}  // namespace
+}  // namespace dnsleak
+
+namespace dnsleak {
+namespace {
+
+TEST(NetworkManager, ItsDnsConfigurationIsReadAndAMergedVpnIsNamed) {
+  const Result<host::NetworkManagerDns> nm = host::parse_network_manager(R"({"mode": "default", "rc_manager": "symlink",
+    "configuration": [{"interface": "tun0", "nameservers": ["10.8.0.1"], "priority": 50, "vpn": true},
+                      {"interface": "wlan0", "nameservers": ["192.168.1.1", "fd00::1"], "domains": ["lan"],
+                       "priority": 100, "vpn": false}]})");
+  ASSERT_TRUE(nm.has_value()) << nm.error().message;
+  ASSERT_EQ(nm->configuration.size(), 2u);
+  EXPECT_TRUE(nm->configuration[0].vpn);
+  EXPECT_EQ(nm->configuration[1].nameservers.size(), 2u);
+  EXPECT_EQ(nm->configuration[1].domains, (std::vector<std::string>{"lan"}));
+  for (const char* bad : {"[]", "{", R"({"configuration": {}})", R"({"configuration": [1]})",
+                          R"({"configuration": [{"nameservers": ["nope"]}]})"}) {
+    EXPECT_FALSE(host::parse_network_manager(bad).has_value()) << bad;
+  }
+  host::Snapshot s;
+  s.network_manager_running = true;
+  s.network_manager = *nm;
+  std::vector<verdict::Finding> f = host::inspect(s);
+  const auto merged = std::find_if(f.begin(), f.end(), [](const auto& x) { return x.code == "nm_dns_not_exclusive"; });
+  ASSERT_NE(merged, f.end());
+  EXPECT_NE(merged->reason.find("wlan0's (192.168.1.1, fd00::1, priority 100)"), std::string::npos) << merged->reason;
+  EXPECT_NE(merged->fix.find("ipv4.dns-priority -50"), std::string::npos);
+  s.network_manager.configuration[0].priority = -1;  // exclusive
+  EXPECT_FALSE(has(codes(host::inspect(s)), "nm_dns_not_exclusive"));
+  s.network_manager.mode = "none";
+  EXPECT_TRUE(has(codes(host::inspect(s)), "nm_vpn_dns_not_applied"));
 }
 
 }  // namespace
