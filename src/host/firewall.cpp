@@ -9,14 +9,11 @@
 #include <memory>
 #include <optional>
 
+#include "host/json_text.h"
+
 namespace dnsleak::host {
 namespace json = boost::json;
 namespace {
-
-std::string text_of(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 // A match's truth for the packet: yes, no, or not known.
 enum class Truth : uint8_t { yes, no, unknown };
@@ -75,7 +72,7 @@ Truth value_holds(const json::value& v, const std::string& field, const DnsPacke
     } else if (v.is_object() && v.as_object().if_contains("prefix")) {
       const json::value& pre = v.at("prefix");
       if (!pre.is_object()) return Truth::unknown;
-      address = text_of(pre.as_object(), "addr");
+      address = json_text(pre.as_object(), "addr");
       const json::value* len = pre.as_object().if_contains("len");
       if (len == nullptr || !len->is_int64()) return Truth::unknown;
       length = static_cast<int>(len->as_int64());
@@ -102,16 +99,16 @@ std::string field_of(const json::value& left, const DnsPacketSpec& p, bool& othe
   if (!left.is_object()) return {};
   const json::object& o = left.as_object();
   if (const json::value* meta = o.if_contains("meta"); meta && meta->is_object()) {
-    std::string key = text_of(meta->as_object(), "key");
+    std::string key = json_text(meta->as_object(), "key");
     if (key == "oifname" || key == "l4proto" || key == "nfproto") return key;
     return {};
   }
   if (const json::value* ct = o.if_contains("ct"); ct && ct->is_object()) {
-    return text_of(ct->as_object(), "key") == "state" ? "ctstate" : std::string();
+    return json_text(ct->as_object(), "key") == "state" ? "ctstate" : std::string();
   }
   if (const json::value* payload = o.if_contains("payload"); payload && payload->is_object()) {
-    const std::string protocol = text_of(payload->as_object(), "protocol");
-    const std::string field = text_of(payload->as_object(), "field");
+    const std::string protocol = json_text(payload->as_object(), "protocol");
+    const std::string field = json_text(payload->as_object(), "field");
     const bool udp = p.transport == net::Transport::udp;
     if (field == "dport" && (protocol == "udp" || protocol == "tcp")) {
       other_family = (protocol == "udp") != udp;  // a udp match on a TCP packet: false
@@ -133,7 +130,7 @@ std::string field_of(const json::value& left, const DnsPacketSpec& p, bool& othe
 Truth match_truth(const json::object& match, const DnsPacketSpec& p, std::string& why) {
   const json::value* left = match.if_contains("left");
   const json::value* right = match.if_contains("right");
-  const std::string op = text_of(match, "op");
+  const std::string op = json_text(match, "op");
   if (left == nullptr || right == nullptr) {
     why = "a match without both sides";
     return Truth::unknown;
@@ -205,7 +202,7 @@ Step run_rule(Walk& w, const FirewallChain& chain, const FirewallRule& rule) {
     } else if (key == "continue") {
       return Step::next;
     } else if (key == "jump" || key == "goto") {
-      const std::string target = value.is_object() ? text_of(value.as_object(), "target") : std::string();
+      const std::string target = value.is_object() ? json_text(value.as_object(), "target") : std::string();
       const FirewallChain* sub = w.ruleset.chain(chain.family, chain.table, target);
       if (sub == nullptr || ++w.depth > 16) {
         w.answer = {FirewallOutcome::unknown, where, "a jump to a chain it cannot follow: " + target};
@@ -254,18 +251,18 @@ Result<Ruleset> parse_ruleset(std::string_view text) {
     const json::object& o = item.as_object();
     if (const json::value* c = o.if_contains("chain"); c && c->is_object()) {
       FirewallChain chain;
-      chain.family = text_of(c->as_object(), "family");
-      chain.table = text_of(c->as_object(), "table");
-      chain.name = text_of(c->as_object(), "name");
-      chain.hook = text_of(c->as_object(), "hook");
-      if (const std::string policy = text_of(c->as_object(), "policy"); !policy.empty()) chain.policy = policy;
+      chain.family = json_text(c->as_object(), "family");
+      chain.table = json_text(c->as_object(), "table");
+      chain.name = json_text(c->as_object(), "name");
+      chain.hook = json_text(c->as_object(), "hook");
+      if (const std::string policy = json_text(c->as_object(), "policy"); !policy.empty()) chain.policy = policy;
       r.chains.push_back(std::move(chain));
     } else if (const json::value* rule = o.if_contains("rule"); rule && rule->is_object()) {
       const json::object& ro = rule->as_object();
       FirewallChain* chain = nullptr;
       for (FirewallChain& candidate : r.chains) {
-        if (candidate.family == text_of(ro, "family") && candidate.table == text_of(ro, "table") &&
-            candidate.name == text_of(ro, "chain")) {
+        if (candidate.family == json_text(ro, "family") && candidate.table == json_text(ro, "table") &&
+            candidate.name == json_text(ro, "chain")) {
           chain = &candidate;
         }
       }

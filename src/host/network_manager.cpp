@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "host/dbus.h"
+#include "host/json_text.h"
 
 namespace dnsleak::host {
 namespace json = boost::json;
@@ -16,11 +17,6 @@ namespace {
 constexpr const char* kService = "org.freedesktop.NetworkManager";
 constexpr const char* kPath = "/org/freedesktop/NetworkManager/DnsManager";
 constexpr const char* kInterface = "org.freedesktop.NetworkManager.DnsManager";
-
-std::string text_of(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 // An `as` value, entered from its variant.
 Result<json::array> strings(sd_bus_message* m) {
@@ -77,7 +73,7 @@ Result<NetworkManagerDns> parse_network_manager(std::string_view text) {
   const json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return fail("NetworkManager's DNS state is not a JSON object");
   const json::object& o = v.as_object();
-  NetworkManagerDns nm{text_of(o, "mode"), text_of(o, "rc_manager"), {}};
+  NetworkManagerDns nm{json_text(o, "mode"), json_text(o, "rc_manager"), {}};
   const json::value* list = o.if_contains("configuration");
   if (list == nullptr) return nm;
   if (!list->is_array()) return fail("'configuration' is not a list");
@@ -85,7 +81,7 @@ Result<NetworkManagerDns> parse_network_manager(std::string_view text) {
     if (!e.is_object()) return fail("a configuration entry is not an object");
     const json::object& eo = e.as_object();
     NmDnsEntry entry;
-    entry.interface = text_of(eo, "interface");
+    entry.interface = json_text(eo, "interface");
     if (const json::value* p = eo.if_contains("priority"); p && p->is_int64()) {
       entry.priority = static_cast<int32_t>(p->as_int64());
     }

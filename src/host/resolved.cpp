@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "host/dbus.h"
+#include "host/json_text.h"
 
 namespace dnsleak::host {
 namespace json = boost::json;
@@ -20,11 +21,6 @@ constexpr const char* kService = "org.freedesktop.resolve1";
 constexpr const char* kPath = "/org/freedesktop/resolve1";
 constexpr const char* kManager = "org.freedesktop.resolve1.Manager";
 constexpr const char* kLink = "org.freedesktop.resolve1.Link";
-
-std::string text_of(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 Result<uint32_t> index_of(const json::object& o) {
   const json::value* v = o.if_contains("ifindex");
@@ -43,7 +39,7 @@ Result<std::vector<ResolvedServer>> servers_of(const json::object& o, const char
     if (!s.is_object()) return fail(concat({"an entry of '", key, "' is not an object"}));
     Result<uint32_t> link = index_of(s.as_object());
     if (!link) return fail(std::move(link.error()));
-    const Result<net::IpAddress> address = net::parse_ip(text_of(s.as_object(), "address"));
+    const Result<net::IpAddress> address = net::parse_ip(json_text(s.as_object(), "address"));
     if (!address) return fail(concat({"an entry of '", key, "' has no valid address"}));
     out.push_back({*link, *address});
   }
@@ -58,7 +54,7 @@ Result<std::vector<ResolvedDomain>> domains_of(const json::object& o, uint32_t l
   for (const json::value& d : list->as_array()) {
     if (!d.is_object()) return fail("a domain is not an object");
     const json::value* routing = d.as_object().if_contains("routing_only");
-    ResolvedDomain domain{link, text_of(d.as_object(), "domain"),
+    ResolvedDomain domain{link, json_text(d.as_object(), "domain"),
                           routing != nullptr && routing->is_bool() && routing->as_bool()};
     if (link == 0) {
       Result<uint32_t> l = index_of(d.as_object());
@@ -163,10 +159,10 @@ Result<ResolvedState> parse_resolved(std::string_view text) {
   if (ec || !v.is_object()) return fail("the systemd-resolved state is not a JSON object");
   const json::object& o = v.as_object();
   ResolvedState s;
-  s.resolv_conf_mode = text_of(o, "resolv_conf_mode");
-  s.dns_over_tls = text_of(o, "dns_over_tls");
-  s.llmnr = text_of(o, "llmnr");
-  s.mdns = text_of(o, "mdns");
+  s.resolv_conf_mode = json_text(o, "resolv_conf_mode");
+  s.dns_over_tls = json_text(o, "dns_over_tls");
+  s.llmnr = json_text(o, "llmnr");
+  s.mdns = json_text(o, "mdns");
   Result<std::vector<ResolvedServer>> servers = servers_of(o, "dns");
   if (!servers) return fail(std::move(servers.error()));
   s.servers = std::move(*servers);
@@ -191,9 +187,9 @@ Result<ResolvedState> parse_resolved(std::string_view text) {
       link.index = *index;
       const json::value* dr = lo.if_contains("default_route");
       link.default_route = dr != nullptr && dr->is_bool() && dr->as_bool();
-      link.llmnr = text_of(lo, "llmnr");
-      link.mdns = text_of(lo, "mdns");
-      link.dns_over_tls = text_of(lo, "dns_over_tls");
+      link.llmnr = json_text(lo, "llmnr");
+      link.mdns = json_text(lo, "mdns");
+      link.dns_over_tls = json_text(lo, "dns_over_tls");
       Result<std::vector<ResolvedServer>> ls = servers_of(lo, "dns");
       if (!ls) return fail(std::move(ls.error()));
       for (const ResolvedServer& server : *ls) link.servers.push_back(server.address);

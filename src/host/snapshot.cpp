@@ -113,30 +113,26 @@ Snapshot take_snapshot(HostSource& source, const std::string& home) {
   for (const Link& l : s.links) {
     if (!l.loopback()) indexes.push_back(l.index);
   }
-  if (Result<std::string> text = source.resolved_state(indexes); text) {
-    if (Result<ResolvedState> state = parse_resolved(*text); state) {
-      s.resolved_running = true;
-      s.resolved = std::move(*state);
-    } else {
-      s.resolved_error = state.error().message;
-      problem(concat({"systemd-resolved's state: ", state.error().message}));
+  // A D-Bus service's state: absent when it does not run (ENOENT), a problem when it cannot be read.
+  auto service = [&](Result<std::string> text, auto parse, const char* what, bool& running, auto& state,
+                     std::string& error) {
+    if (!text) {
+      if (text.error().system_errno == ENOENT) return;
+      error = text.error().message;
+      return problem(error);
     }
-  } else if (text.error().system_errno != ENOENT) {
-    s.resolved_error = text.error().message;
-    problem(text.error().message);
-  }
-  if (Result<std::string> text = source.network_manager_dns(); text) {
-    if (Result<NetworkManagerDns> nm = parse_network_manager(*text); nm) {
-      s.network_manager_running = true;
-      s.network_manager = std::move(*nm);
-    } else {
-      s.network_manager_error = nm.error().message;
-      problem(concat({"NetworkManager's DNS: ", nm.error().message}));
+    auto parsed = parse(*text);
+    if (!parsed) {
+      error = parsed.error().message;
+      return problem(concat({what, ": ", error}));
     }
-  } else if (text.error().system_errno != ENOENT) {
-    s.network_manager_error = text.error().message;
-    problem(text.error().message);
-  }
+    running = true;
+    state = std::move(*parsed);
+  };
+  service(source.resolved_state(indexes), parse_resolved, "systemd-resolved's state", s.resolved_running, s.resolved,
+          s.resolved_error);
+  service(source.network_manager_dns(), parse_network_manager, "NetworkManager's DNS", s.network_manager_running,
+          s.network_manager, s.network_manager_error);
   const bool asks_resolved =
       stub || std::find(s.nsswitch.sources.begin(), s.nsswitch.sources.end(), "resolve") != s.nsswitch.sources.end();
   if (s.resolved_running && asks_resolved) {

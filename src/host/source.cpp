@@ -92,42 +92,31 @@ class RecordingHost final : public HostSource {
   Result<std::string> read_file(const std::string& path) override {
     Result<fs::path> entry = file_entry(root_, path);
     if (!entry) return fail(std::move(entry.error()));
-    Result<std::string> text = inner_->read_file(path);
-    keep(text ? write_bytes(*entry, text->data(), text->size()) : record_error(*entry, text.error()));
-    return text;
+    return kept(*entry, inner_->read_file(path));
   }
   Result<std::vector<std::byte>> dump(Dump what) override {
-    const fs::path entry = root_ / (std::string(to_string(what)) + ".nl");
-    Result<std::vector<std::byte>> reply = inner_->dump(what);
-    keep(reply ? write_bytes(entry, reply->data(), reply->size()) : record_error(entry, reply.error()));
-    return reply;
+    return kept(root_ / (std::string(to_string(what)) + ".nl"), inner_->dump(what));
   }
   Result<std::vector<std::byte>> route_get(const net::IpAddress& destination) override {
-    const fs::path entry = route_entry(root_, destination);
-    Result<std::vector<std::byte>> reply = inner_->route_get(destination);
-    keep(reply ? write_bytes(entry, reply->data(), reply->size()) : record_error(entry, reply.error()));
-    return reply;
+    return kept(route_entry(root_, destination), inner_->route_get(destination));
   }
   Result<std::string> firewall_ruleset() override {
-    const fs::path entry = root_ / "nft-ruleset.json";
-    Result<std::string> text = inner_->firewall_ruleset();
-    keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
-    return text;
+    return kept(root_ / "nft-ruleset.json", inner_->firewall_ruleset());
   }
   Result<std::string> resolved_state(const std::vector<uint32_t>& links) override {
-    const fs::path entry = root_ / "resolved.json";
-    Result<std::string> text = inner_->resolved_state(links);
-    keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
-    return text;
+    return kept(root_ / "resolved.json", inner_->resolved_state(links));
   }
   Result<std::string> network_manager_dns() override {
-    const fs::path entry = root_ / "network-manager.json";
-    Result<std::string> text = inner_->network_manager_dns();
-    keep(text ? write_bytes(entry, text->data(), text->size()) : record_error(entry, text.error()));
-    return text;
+    return kept(root_ / "network-manager.json", inner_->network_manager_dns());
   }
 
  private:
+  // Writes what came (or the error) at `entry` and passes it on.
+  template <class T>
+  Result<T> kept(const fs::path& entry, Result<T> got) {
+    keep(got ? write_bytes(entry, got->data(), got->size()) : record_error(entry, got.error()));
+    return got;
+  }
   // A recording that could not be written is said once on stderr; the inspection goes on.
   void keep(const Result<void>& written) {
     if (!written && !warned_) {
