@@ -95,6 +95,25 @@ static json::value resolved_json(const host::Snapshot& s) {
   return o;
 }
 
+static json::array rules_json(const host::Snapshot& s) {
+  json::array out;
+  for (const host::RoutingRule& r : s.rules) {
+    json::object o{{"family", r.family == 6 ? "ipv6" : "ipv4"},
+                   {"priority", r.priority},
+                   {"table", r.table},
+                   {"action", r.action},
+                   {"not", r.invert},
+                   {"fwmark", r.fwmark},
+                   {"fwmask", r.fwmask},
+                   {"iif", r.input},
+                   {"oif", r.output}};
+    o["from"] = r.source ? json::value(r.source->to_string()) : json::value(nullptr);
+    o["to"] = r.destination ? json::value(r.destination->to_string()) : json::value(nullptr);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 static json::value network_manager_json(const host::Snapshot& s) {
   if (!s.network_manager_running) {
     return s.network_manager_error.empty() ? json::value(nullptr)
@@ -182,6 +201,7 @@ json::object inspect_json(const host::Snapshot& s, const std::vector<verdict::Fi
                       {"search", json::value_from(s.resolv_conf.search)},
                       {"nsswitch_hosts", json::value_from(s.nsswitch.sources)},
                       {"browsers", std::move(browsers)},
+                      {"rules", rules_json(s)},
                       {"firewall", firewall_json(s)},
                       {"resolved", resolved_json(s)},
                       {"network_manager", network_manager_json(s)},

@@ -1,6 +1,7 @@
 #include "host/netlink.h"
 
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_arp.h>
 #include <linux/if_link.h>
@@ -106,6 +107,7 @@ const char* to_string(Dump d) noexcept {
     case Dump::links: return "links";
     case Dump::addresses: return "addresses";
     case Dump::routes: return "routes";
+    case Dump::rules: return "rules";
   }
   return "links";
 }
@@ -179,6 +181,38 @@ Result<std::vector<Route>> parse_routes(std::span<const std::byte> reply) {
   });
   if (!walked) return fail(std::move(walked.error()).within("routes"));
   return routes;
+}
+
+Result<std::vector<RoutingRule>> parse_rules(std::span<const std::byte> reply) {
+  std::vector<RoutingRule> rules;
+  Result<void> walked = each_message(reply, [&](const nlmsghdr& h) -> Result<void> {
+    if (h.nlmsg_type != RTM_NEWRULE) return {};
+    Result<std::array<const nlattr*, FRA_MAX + 1>> a = attributes<FRA_MAX + 1>(h, sizeof(fib_rule_hdr));
+    if (!a) return fail(std::move(a.error()));
+    const auto* msg = static_cast<const fib_rule_hdr*>(mnl_nlmsg_get_payload(&h));
+    if (msg->family != AF_INET && msg->family != AF_INET6) return {};
+    RoutingRule r;
+    r.family = msg->family == AF_INET6 ? 6 : 4;
+    r.priority = u32_of((*a)[FRA_PRIORITY]).value_or(0);
+    r.table = u32_of((*a)[FRA_TABLE]).value_or(msg->table);
+    r.action = msg->action;
+    r.invert = (msg->flags & FIB_RULE_INVERT) != 0;
+    r.fwmark = u32_of((*a)[FRA_FWMARK]).value_or(0);
+    r.fwmask = u32_of((*a)[FRA_FWMASK]).value_or(0);
+    r.input = string_of((*a)[FRA_IIFNAME]);
+    r.output = string_of((*a)[FRA_OIFNAME]);
+    auto prefix = [&](const nlattr* attr, uint8_t length) -> std::optional<net::Prefix> {
+      const std::optional<net::IpAddress> address = address_of(attr, msg->family);
+      if (!address) return std::nullopt;
+      return net::Prefix{*address, std::min<uint8_t>(length, static_cast<uint8_t>(address->bits()))};
+    };
+    r.source = prefix((*a)[FRA_SRC], msg->src_len);
+    r.destination = prefix((*a)[FRA_DST], msg->dst_len);
+    rules.push_back(std::move(r));
+    return {};
+  });
+  if (!walked) return fail(std::move(walked.error()).within("rules"));
+  return rules;
 }
 
 Result<RouteChoice> parse_route_choice(std::span<const std::byte> reply) {
@@ -273,6 +307,12 @@ Result<std::vector<std::byte>> netlink_dump(Dump what) {
       h->nlmsg_type = RTM_GETADDR;
       auto* m = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(h, sizeof(ifaddrmsg)));
       m->ifa_family = AF_UNSPEC;
+      break;
+    }
+    case Dump::rules: {
+      h->nlmsg_type = RTM_GETRULE;
+      auto* m = static_cast<fib_rule_hdr*>(mnl_nlmsg_put_extra_header(h, sizeof(fib_rule_hdr)));
+      m->family = AF_UNSPEC;
       break;
     }
     case Dump::routes: {

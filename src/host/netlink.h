@@ -50,6 +50,19 @@ struct Route {
   [[nodiscard]] bool is_default() const noexcept { return destination.length == 0; }
 };
 
+// A policy routing rule (ip rule): which table a packet is looked up in. WireGuard's wg-quick, for
+// one, sends every unmarked packet to its own table this way.
+struct RoutingRule {
+  int family = 4;
+  uint32_t priority = 0;
+  uint32_t table = 0;
+  uint8_t action = 0;   // FR_ACT_TO_TBL (1), FR_ACT_UNREACHABLE, ...
+  bool invert = false;  // "not"
+  uint32_t fwmark = 0, fwmask = 0;
+  std::string input, output;  // iif / oif names
+  std::optional<net::Prefix> source, destination;
+};
+
 // The kernel's choice for one destination.
 struct RouteChoice {
   bool reachable = false;
@@ -63,8 +76,9 @@ struct RouteChoice {
 [[nodiscard]] Result<std::vector<Address>> parse_addresses(std::span<const std::byte> reply);
 [[nodiscard]] Result<std::vector<Route>> parse_routes(std::span<const std::byte> reply);
 [[nodiscard]] Result<RouteChoice> parse_route_choice(std::span<const std::byte> reply);
+[[nodiscard]] Result<std::vector<RoutingRule>> parse_rules(std::span<const std::byte> reply);
 
-enum class Dump : uint8_t { links, addresses, routes };
+enum class Dump : uint8_t { links, addresses, routes, rules };
 [[nodiscard]] const char* to_string(Dump) noexcept;
 
 // The live kernel: one request, every message of the reply returned as received.

@@ -87,6 +87,7 @@ Snapshot take_snapshot(HostSource& source, const std::string& home) {
   read(Dump::links, parse_links, s.links);
   read(Dump::addresses, parse_addresses, s.addresses);
   read(Dump::routes, parse_routes, s.routes);
+  read(Dump::rules, parse_rules, s.rules);
 
   size_t index = 0;
   bool stub = false;

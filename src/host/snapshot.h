@@ -45,6 +45,7 @@ struct Snapshot {
   std::vector<Link> links;
   std::vector<Address> addresses;
   std::vector<Route> routes;
+  std::vector<RoutingRule> rules;
   std::vector<ResolverRoute> resolvers;
   // Where traffic to the internet at large leaves, per family: the kernel's route for an address of
   // the documentation ranges (asked, never sent to).

@@ -367,6 +367,15 @@ class LocalEvidence(unittest.TestCase):
         report = json.loads(self.dnsleak("inspect", "--json").stdout)
         self.assertIsNone(report["resolved"])
 
+    def test_policy_rules_are_listed_as_wg_quick_leaves_them(self):
+        self.lab.ip("client", "rule", "add", "not", "fwmark", "51820", "table", "51820", "priority", "100")
+        try:
+            rules = json.loads(self.dnsleak("inspect", "--json").stdout)["rules"]
+            wg = [r for r in rules if r["table"] == 51820]
+            self.assertEqual([(r["family"], r["priority"], r["not"], r["fwmark"]) for r in wg], [("ipv4", 100, True, 51820)])
+        finally:
+            self.lab.ip("client", "rule", "del", "priority", "100")
+
     def test_a_recording_replays_to_the_same_report(self):
         scenarios.by_key("full-leak").apply(self.lab)
         with tempfile.TemporaryDirectory() as recording:

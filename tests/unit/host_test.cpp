@@ -147,6 +147,12 @@ TEST(Recordings, FullLeakShowsTheIspResolverRoutedOverEth0) {
   });
   EXPECT_TRUE(default_via_tun);
 
+  // The kernel's three default policy rules, per family where it has them.
+  const auto main_rule = std::find_if(s.rules.begin(), s.rules.end(), [](const host::RoutingRule& r) {
+    return r.family == 4 && r.priority == 32766 && r.table == 254;
+  });
+  EXPECT_NE(main_rule, s.rules.end());
+  EXPECT_TRUE(std::any_of(s.rules.begin(), s.rules.end(), [](const host::RoutingRule& r) { return r.table == 255; }));
   const std::vector<verdict::Finding> f = host::inspect(s);
   EXPECT_EQ(codes(f, Severity::leak), (std::vector<std::string>{"resolver_outside_tunnel"}));
   EXPECT_TRUE(has(codes(f, Severity::warning), "ipv6_outside_tunnel"));
@@ -184,15 +190,17 @@ TEST(Recordings, ALocalForwarderAndAnUnreachableResolverAreNamed) {
 }
 
 TEST(Recordings, TruncatedAndGarbledNetlinkRepliesFailCleanly) {
-  for (const char* dump : {"links.nl", "addresses.nl", "routes.nl"}) {
+  for (const char* dump : {"links.nl", "addresses.nl", "routes.nl", "rules.nl"}) {
     const std::vector<std::byte> whole = file_bytes(kRecordings + "full-leak/" + dump);
     ASSERT_GT(whole.size(), 100u) << dump;
     size_t failures = 0;
     for (size_t cut = 1; cut < whole.size(); cut += 7) {
       const std::span<const std::byte> part(whole.data(), cut);
-      const bool ok = std::string(dump) == "links.nl"       ? host::parse_links(part).has_value()
-                      : std::string(dump) == "addresses.nl" ? host::parse_addresses(part).has_value()
-                                                            : host::parse_routes(part).has_value();
+      const std::string kind = dump;
+      const bool ok = kind == "links.nl"       ? host::parse_links(part).has_value()
+                      : kind == "addresses.nl" ? host::parse_addresses(part).has_value()
+                      : kind == "rules.nl"     ? host::parse_rules(part).has_value()
+                                               : host::parse_routes(part).has_value();
       failures += ok ? 0 : 1;
     }
     EXPECT_GT(failures, 0u) << dump;  // cut mid-message: an error, never a crash
