@@ -130,8 +130,11 @@ Action parse_arguments(int argc, const char* const* argv) {
   watch->add_option("--duration", watch_action.duration_s, "stop after this many seconds [default: until Ctrl-C]")
       ->check(CLI::Range(0.1, 86400.0));
   watch->add_flag("--json", watch_json, "one JSON object per packet");
+  auto* read_flag = watch->add_option("--read", watch_action.read_from,
+                                      "decode a saved capture (tcpdump -w) instead; needs no privilege");
   watch->add_option("command", watch_action.command, "a command to run; the watch ends when it does (after --)");
   watch->positionals_at_end();
+  read_flag->excludes("--interface")->excludes("--duration");
 
   try {
     app.parse(argc, argv);
@@ -148,6 +151,9 @@ Action parse_arguments(int argc, const char* const* argv) {
   }
   if (app.got_subcommand(watch)) {
     watch_action.output = watch_json ? OutputMode::json : OutputMode::table;
+    if (!watch_action.read_from.empty() && !watch_action.command.empty()) {
+      return usage_error("--read decodes a saved capture; it runs no command");
+    }
     return watch_action;
   }
   const OutputMode output = json ? OutputMode::json : quiet ? OutputMode::quiet : OutputMode::table;

@@ -303,6 +303,24 @@ int run_inspect(const InspectAction& action) {
 }
 
 int run_watch(const WatchAction& action) {
+  if (!action.read_from.empty()) {
+    const Result<host::CaptureFileStats> stats =
+        host::read_capture_file(action.read_from, [&](const host::CapturedDns& p) {
+          if (action.output == OutputMode::json) {
+            std::printf("%s\n", json::serialize(watch_json("file", p, 0)).c_str());
+          } else {
+            std::printf("%s\n", watch_line("file", p).c_str());
+          }
+        });
+    if (!stats) {
+      std::fprintf(stderr, "dnsleak: %s\n", stats.error().message.c_str());
+      return kServerError;
+    }
+    std::fprintf(stderr, "dnsleak: %llu frame(s), %llu DNS packet(s), %llu malformed\n",
+                 static_cast<unsigned long long>(stats->frames), static_cast<unsigned long long>(stats->dns),
+                 static_cast<unsigned long long>(stats->undecodable));
+    return stats->dns > 0 ? kLeak : kNoLeak;
+  }
   const std::unique_ptr<host::HostSource> source = host::live_host();
   const host::Snapshot snapshot = host::take_snapshot(*source);
   std::vector<std::string> interfaces = action.interfaces.empty() ? non_tunnel_interfaces(snapshot) : action.interfaces;

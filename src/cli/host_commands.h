@@ -24,6 +24,7 @@ struct WatchAction {
   double duration_s = 0;                // 0: until interrupted (or the command ends)
   OutputMode output = OutputMode::table;
   std::vector<std::string> command;  // run this and watch for its lifetime
+  std::string read_from;             // --read FILE: a saved capture instead of live interfaces
 };
 
 // Exit code: 1 when a finding is a leak, 0 otherwise; 3 when the recording cannot be read.

@@ -287,6 +287,37 @@ class PcapCapture final : public LiveCapture {
 
 }  // namespace
 
+Result<CaptureFileStats> read_capture_file(const std::string& path,
+                                           const std::function<void(const CapturedDns&)>& on_packet) {
+  std::array<char, PCAP_ERRBUF_SIZE> error{};
+  PcapHandle handle(pcap_open_offline(path.c_str(), error.data()));
+  if (!handle) return fail(concat({"cannot read the capture ", path, ": ", error.data()}));
+  const int dlt = pcap_datalink(handle.get());
+  if (!link_type_supported(dlt)) {
+    return fail(concat({"cannot read the capture ", path, ": its link type ", std::to_string(dlt), " is not decoded"}));
+  }
+  CaptureFileStats stats;
+  for (;;) {
+    pcap_pkthdr* header = nullptr;
+    const u_char* data = nullptr;
+    const int got = pcap_next_ex(handle.get(), &header, &data);
+    if (got == PCAP_ERROR_BREAK) break;  // the end of the file
+    if (got < 0) return fail(concat({"the capture ", path, " is damaged: ", pcap_geterr(handle.get())}));
+    ++stats.frames;
+    const std::span<const std::byte> frame(reinterpret_cast<const std::byte*>(data), header->caplen);
+    Result<std::optional<CapturedDns>> packet = decode_frame(dlt, frame);
+    if (!packet) {
+      ++stats.undecodable;
+      continue;
+    }
+    if (const std::optional<CapturedDns>& dns = *packet; dns.has_value()) {
+      ++stats.dns;
+      on_packet(*dns);
+    }
+  }
+  return stats;
+}
+
 Result<std::unique_ptr<LiveCapture>> LiveCapture::open(const std::vector<std::string>& interfaces) {
   if (interfaces.empty()) return fail("no interface to capture on");
   std::vector<PcapCapture::Source> sources;

@@ -58,6 +58,16 @@ class LiveCapture {
   [[nodiscard]] virtual const std::vector<std::string>& interfaces() const noexcept = 0;
 };
 
+// A saved capture (pcap or pcapng, as tcpdump -w writes it): every frame decoded in order; no
+// privilege needed. Frames cut short by the snap length or malformed are counted, not fatal.
+struct CaptureFileStats {
+  uint64_t frames = 0;
+  uint64_t dns = 0;
+  uint64_t undecodable = 0;
+};
+[[nodiscard]] Result<CaptureFileStats> read_capture_file(const std::string& path,
+                                                         const std::function<void(const CapturedDns&)>& on_packet);
+
 // The capture filter, for pcap_compile and for the README.
 inline constexpr const char* kCaptureFilter = "port 53 or tcp port 853 or udp port 5353 or port 5355";
 

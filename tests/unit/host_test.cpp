@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <pcap/pcap.h>
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
@@ -789,6 +790,55 @@ TEST(NetworkManager, ItsDnsConfigurationIsReadAndAMergedVpnIsNamed) {
   EXPECT_FALSE(has(codes(host::inspect(s)), "nm_dns_not_exclusive"));
   s.network_manager.mode = "none";
   EXPECT_TRUE(has(codes(host::inspect(s)), "nm_vpn_dns_not_applied"));
+}
+
+}  // namespace
+}  // namespace dnsleak
+
+namespace dnsleak {
+namespace {
+
+TEST(CaptureFile, ASavedCaptureIsDecodedTruncatedAndMalformedFramesCounted) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("dnsleak-capture-" + std::to_string(::getpid()) + ".pcap")).string();
+  pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+  ASSERT_NE(dead, nullptr);
+  pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+  ASSERT_NE(dumper, nullptr);
+  auto write = [&](const std::vector<std::byte>& bytes, size_t caplen) {
+    pcap_pkthdr h{};
+    h.caplen = static_cast<bpf_u_int32>(caplen);
+    h.len = static_cast<bpf_u_int32>(bytes.size());
+    pcap_dump(reinterpret_cast<u_char*>(dumper), &h, reinterpret_cast<const u_char*>(bytes.data()));
+  };
+  const std::vector<std::byte> query = testing::make_query({.name = "saved-p0.leak.test"});
+  const std::vector<std::byte> good = frame(false, false, 53, query);
+  write(good, good.size());
+  write(good, 40);  // cut by the snap length inside the UDP header
+  std::vector<std::byte> bad = good;
+  bad[14] = std::byte{0x75};  // IP version 7
+  write(bad, bad.size());
+  write(frame(false, false, 80, query), good.size());  // not DNS
+  pcap_dump_close(dumper);
+  pcap_close(dead);
+
+  std::vector<std::string> names;
+  const Result<host::CaptureFileStats> stats =
+      host::read_capture_file(path, [&](const host::CapturedDns& p) { names.push_back(p.name); });
+  ASSERT_TRUE(stats.has_value()) << stats.error().message;
+  EXPECT_EQ(stats->frames, 4u);
+  EXPECT_EQ(stats->dns, 1u);
+  EXPECT_EQ(stats->undecodable, 2u);
+  EXPECT_EQ(names, (std::vector<std::string>{"saved-p0.leak.test"}));
+  // A file cut in the middle of a record header, and one that is no capture at all.
+  const auto size = std::filesystem::file_size(path);
+  std::filesystem::resize_file(path, size - 5);
+  EXPECT_FALSE(host::read_capture_file(path, [](const host::CapturedDns&) {}).has_value());
+  { std::ofstream(path, std::ios::trunc) << "not a capture"; }
+  const Result<host::CaptureFileStats> garbage = host::read_capture_file(path, [](const host::CapturedDns&) {});
+  ASSERT_FALSE(garbage.has_value());
+  EXPECT_NE(garbage.error().message.find("cannot read the capture"), std::string::npos);
+  std::filesystem::remove(path);
 }
 
 }  // namespace
