@@ -290,7 +290,8 @@ int run_inspect(const InspectAction& action) {
     }
     source = std::move(*recording);
   }
-  const host::Snapshot snapshot = host::take_snapshot(*source, user_home());
+  host::Snapshot snapshot = host::take_snapshot(*source, user_home());
+  host::check_firewall(*source, snapshot);
   const std::vector<verdict::Finding> findings = host::inspect(snapshot);
   bool leak = false;
   for (const verdict::Finding& f : findings) leak = leak || f.severity == verdict::Severity::leak;

@@ -170,6 +170,12 @@ Snapshot take_snapshot(HostSource& source, const std::string& home) {
     }
   }
   s.browsers = browser_dns(source, home);
+  s.internet4 = route_for(source, s, *net::parse_ip(kInternet4));
+  s.internet6 = route_for(source, s, *net::parse_ip(kInternet6));
+  return s;
+}
+
+void check_firewall(HostSource& source, Snapshot& s) {
   if (Result<std::string> text = source.firewall_ruleset(); !text) {
     s.firewall_error = text.error().message;
   } else if (Result<Ruleset> ruleset = parse_ruleset(*text); !ruleset) {
@@ -185,9 +191,6 @@ Snapshot take_snapshot(HostSource& source, const std::string& home) {
       }
     }
   }
-  s.internet4 = route_for(source, s, *net::parse_ip(kInternet4));
-  s.internet6 = route_for(source, s, *net::parse_ip(kInternet6));
-  return s;
 }
 
 verdict::LocalEvidence local_evidence(const Snapshot& snapshot) {

@@ -79,6 +79,10 @@ struct Snapshot {
 // `home`: whose browser settings to read (empty: none).
 [[nodiscard]] Snapshot take_snapshot(HostSource& source, const std::string& home = {});
 
+// Whether the firewall stops DNS on each interface outside the tunnel (fills `firewall` or
+// `firewall_error`): only inspect asks, so test and watch do not list the ruleset.
+void check_firewall(HostSource& source, Snapshot& snapshot);
+
 // Where a packet to `destination` leaves, from the kernel's answer.
 [[nodiscard]] ResolverRoute route_for(HostSource& source, const Snapshot& snapshot, const net::IpAddress& destination);
 

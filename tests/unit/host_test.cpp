@@ -681,8 +681,6 @@ TEST(Firewall, WhatItCannotReadIsUnknownNeverAGuess) {
 
 TEST(Firewall, InspectSaysWhetherDnsCanLeaveOutsideTheTunnel) {
   host::Snapshot s = replayed("full-leak");
-  s.firewall.clear();
-  s.firewall_error.clear();
   const Result<host::Ruleset> r = host::parse_ruleset(kBystander);
   for (const net::Transport t : {net::Transport::udp, net::Transport::tcp}) {
     s.firewall.push_back({"eth0", t, 4, host::evaluate(*r, {"eth0", t, 53, *net::parse_ip("198.51.100.53")})});
