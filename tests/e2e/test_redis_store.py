@@ -87,9 +87,18 @@ class Node(DaemonProcess):
         self.http_port = int(h.group(1)) if h else None
         return True
 
-    def store_line(self):
-        """Asks for the counters (SIGUSR1); returns the newest store line as a dict."""
-        return dict(re.findall(r"(\w+)=(\w+)", self.signalled_line("store held=")))
+    def store_line(self, until=None, timeout=5):
+        """Asks for the counters (SIGUSR1); returns the newest store line as a dict.
+
+        A DNS answer goes out before its thread hands the batch of observations to the store, so
+        a count asked for right after the last answer can be one batch short: with `until`, asks
+        again (bounded by `timeout`) until the line satisfies it, and returns the last line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = dict(re.findall(r"(\w+)=(\w+)", self.signalled_line("store held=")))
+            if until is None or until(line) or time.monotonic() > deadline:
+                return line
+            time.sleep(0.05)
 
     def request(self, method, path, body=None, timeout=10):
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
@@ -249,7 +258,7 @@ class RedisStore(unittest.TestCase):
         self.assertEqual(status, 503, body)
         self.assertEqual(json.loads(body)["error"]["code"], "store_unavailable")
         self.assertLess(api_ms, 1000, "the API must answer within a second while Redis is down")
-        line = a.store_line()
+        line = a.store_line(until=lambda l: int(l["queued"]) >= len(plain) - 1)
         self.assertEqual(line["backend"], "down")
         self.assertEqual(int(line["queued"]), len(plain) - 1)
         print("redis down: %d queries answered in %.0f ms, API 503 in %.0f ms, %s queued" %
@@ -258,7 +267,8 @@ class RedisStore(unittest.TestCase):
         self.redis.start()  # an empty Redis on the same port: the queued observations go in again
         doc = self.results(api, test["id"], len(plain) - 1, timeout=15)
         self.assertEqual(sum(r["count"] for r in doc["resolvers"]), len(plain) - 1)
-        line = a.store_line()
+        # The writer frees its queue once EXEC's reply is in, a moment after readers see the data.
+        line = a.store_line(until=lambda l: l["queued"] == "0")
         self.assertEqual(line["backend"], "up")
         self.assertEqual(int(line["queued"]), 0)
         self.assertEqual(int(line["lost"]), 0)
@@ -318,7 +328,7 @@ class RedisStore(unittest.TestCase):
                 if rcode(s.recv(65535)) == 0:
                     answered += 1
         self.assertEqual(answered, 1500)
-        line = a.store_line()
+        line = a.store_line(until=lambda l: int(l["queued"]) + int(l["lost"]) >= 1500)
         self.assertEqual(int(line["queued"]), 1024)
         self.assertEqual(int(line["lost"]), 1500 - 1024)
 
