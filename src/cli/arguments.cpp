@@ -16,9 +16,10 @@ namespace dnsleak::cli {
 namespace {
 
 constexpr const char* kExitCodes =
-    "Exit codes: 0 no leak, 1 leak found (test), a leak risk (inspect) or DNS seen leaving (watch),\n"
-    "2 could not tell (e.g. no resolver reached the server), 3 the server or a recording could not be\n"
-    "used, 4 a capability is missing (watch needs CAP_NET_RAW), 64 usage or configuration error.";
+    "Exit codes: 0 no leak (guard: done, or on), 1 leak found (test), a leak risk (inspect), DNS seen\n"
+    "leaving (watch) or the guard off (guard status), 2 could not tell (e.g. no resolver reached the\n"
+    "server), 3 the server or a recording could not be used, or the system refused a change (guard),\n"
+    "4 a capability is missing (watch needs CAP_NET_RAW, guard CAP_NET_ADMIN), 64 usage or configuration error.";
 
 std::string config_dir() {
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/dnsleak";
@@ -136,6 +137,43 @@ Action parse_arguments(int argc, const char* const* argv) {
   watch->positionals_at_end();
   read_flag->excludes("--interface")->excludes("--duration");
 
+  CLI::App* guard = app.add_subcommand(
+      "guard",
+      "The fix: hold DNS to the tunnel with a firewall table of dnsleak's own (inet dnsleak), applied in\n"
+      "one transaction and lifted as cleanly. DNS (UDP and TCP 53, 853) may leave only through the tunnel\n"
+      "and loopback; elsewhere it is rejected at once, mDNS and LLMNR are stopped outside the tunnel.\n"
+      "Other tables are never touched: ours adds blocking beside ufw, firewalld or Docker, and cannot\n"
+      "allow what they drop. Needs CAP_NET_ADMIN (root), except --dry-run.");
+  guard->require_subcommand(1);
+  GuardAction guard_action;
+  bool guard_json = false;
+  std::vector<std::string> allow_texts;
+  CLI::App* guard_on = guard->add_subcommand(
+      "on",
+      "Apply the guard (again: nothing changes). With systemd-resolved, also route every domain to the\n"
+      "tunnel link (~.) and take DefaultRoute off the others; guard off puts them back.");
+  guard_on->add_option("--tunnel", guard_action.plan.tunnels,
+                       "the tunnel interface (repeatable) [default: the tunnels that are up, as inspect finds them]");
+  guard_on->add_option("--allow-resolver", allow_texts,
+                       "ADDR: DNS through the tunnel may go to this resolver alone (repeatable), which also stops\n"
+                       "a resolver outside the VPN reached through the tunnel; ADDR%IF: allow it on interface IF");
+  guard_on->add_flag("--block-ipv6", guard_action.plan.block_ipv6,
+                     "also reject all IPv6 leaving outside the tunnel, but link-local and neighbour discovery");
+  guard_on->add_flag("--dry-run", guard_action.dry_run,
+                     "print the nft ruleset and change nothing (no privilege needed)");
+  guard_on->add_flag("--persist", guard_action.persist,
+                     "also install a systemd unit (dnsleak-guard.service) that applies the table at boot,\n"
+                     "before the network comes up");
+  guard_on->add_flag("--no-resolved", guard_action.no_resolved, "leave systemd-resolved's links as they are");
+  guard_on->add_flag("--json", guard_json, "print what was done as JSON");
+  CLI::App* guard_off = guard->add_subcommand(
+      "off", "Remove exactly what guard on made (after a crash too: it is recorded), nothing else. Idempotent.");
+  guard_off->add_flag("--persist", guard_action.persist, "also remove the boot unit");
+  guard_off->add_flag("--json", guard_json, "print what was undone as JSON");
+  CLI::App* guard_status = guard->add_subcommand(
+      "status", "On or off, the rules in words, and what each has blocked (its counter). Exit 0 on, 1 off.");
+  guard_status->add_flag("--json", guard_json, "print the status as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -148,6 +186,21 @@ Action parse_arguments(int argc, const char* const* argv) {
       return usage_error("--record and --replay exclude each other");
     }
     return inspect_action;
+  }
+  if (app.got_subcommand(guard)) {
+    guard_action.output = guard_json ? OutputMode::json : OutputMode::table;
+    guard_action.verb = guard->got_subcommand(guard_on)    ? GuardAction::Verb::on
+                        : guard->got_subcommand(guard_off) ? GuardAction::Verb::off
+                                                           : GuardAction::Verb::status;
+    for (const std::string& t : guard_action.plan.tunnels) {
+      if (!host::valid_interface_name(t)) return usage_error("--tunnel '" + t + "' is not an interface name");
+    }
+    for (const std::string& text : allow_texts) {
+      Result<host::AllowedResolver> allowed = host::parse_allowed_resolver(text);
+      if (!allowed) return usage_error("--allow-resolver " + allowed.error().message);
+      guard_action.plan.allowed.push_back(*allowed);
+    }
+    return guard_action;
   }
   if (app.got_subcommand(watch)) {
     watch_action.output = watch_json ? OutputMode::json : OutputMode::table;

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "cli/guard_command.h"
 #include "cli/host_commands.h"
 #include "cli/leak_test.h"
 #include "cli/output_mode.h"
@@ -38,7 +39,7 @@ struct PublicTestAction {
   OutputMode output = OutputMode::table;
 };
 
-using Action = std::variant<ExitAction, LeakTestAction, PublicTestAction, InspectAction, WatchAction>;
+using Action = std::variant<ExitAction, LeakTestAction, PublicTestAction, InspectAction, WatchAction, GuardAction>;
 
 // Parses argv. Help, version and usage errors are printed here (stdout for help, stderr for
 // errors), and come back as an ExitAction.

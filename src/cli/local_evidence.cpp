@@ -25,6 +25,7 @@ class LiveLocalObserver final : public LocalObserver {
     const std::unique_ptr<host::HostSource> source = host::live_host();
     snapshot_ = host::take_snapshot(*source);
     evidence_ = host::local_evidence(snapshot_);
+    host::mark_firewall(*source, snapshot_, evidence_);
     const std::vector<std::string> interfaces = non_tunnel_interfaces(snapshot_);
     if (interfaces.empty()) {
       evidence_.unchecked.emplace_back("capture: no interface outside the tunnel to watch");

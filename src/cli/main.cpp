@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "cli/arguments.h"
+#include "cli/guard_command.h"
 #include "cli/host_commands.h"
 #include "cli/leak_test.h"
 #include "cli/local_evidence.h"
@@ -37,6 +38,7 @@ int run(const cli::PublicTestAction& action) {
 
 int run(const cli::InspectAction& action) { return cli::run_inspect(action); }
 int run(const cli::WatchAction& action) { return cli::run_watch(action); }
+int run(const cli::GuardAction& action) { return cli::run_guard(action); }
 
 int run(const cli::LeakTestAction& action) {
   probe::CurlHttpClient http;

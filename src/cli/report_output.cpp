@@ -108,7 +108,10 @@ std::string render_table(const LeakTestReport& r, bool colour) {
     out << "  tunnel: " << (tunnels.empty() ? "none found" : tunnels) << "\n";
     for (const verdict::LocalResolver& x : r.local.resolvers) {
       out << "  resolver " << x.address.to_string() << (x.stub_upstream ? " (behind the local stub)" : "") << ": "
-          << path_text(x) << "\n";
+          << path_text(x) << (x.firewall_stops.empty() ? "" : ", but the firewall rejects DNS to it") << "\n";
+    }
+    if (!r.local.firewall_stops_dns.empty()) {
+      out << "  firewall: stops DNS outside the tunnel (" << r.local.firewall_stops_dns << ")\n";
     }
     for (const verdict::UnderlayProbe& u : r.local.underlay) {
       out << "  outside the tunnel, " << u.interface << (u.family == 6 ? " (IPv6)" : " (IPv4)") << ": ";
@@ -156,7 +159,8 @@ json::object local_json(const verdict::LocalEvidence& local) {
     resolvers.push_back(json::object{{"address", x.address.to_string()},
                                      {"path", verdict::to_string(x.path)},
                                      {"interface", x.interface},
-                                     {"stub_upstream", x.stub_upstream}});
+                                     {"stub_upstream", x.stub_upstream},
+                                     {"firewall_stops", x.firewall_stops}});
   }
   json::array leaks;
   for (const verdict::LocalLeak& l : local.leaks) {
@@ -178,6 +182,7 @@ json::object local_json(const verdict::LocalEvidence& local) {
                       {"captured", local.captured},
                       {"capture_interfaces", json::value_from(local.capture_interfaces)},
                       {"leaks", std::move(leaks)},
+                      {"firewall_stops_dns", local.firewall_stops_dns},
                       {"unchecked", json::value_from(local.unchecked)}};
 }
 

@@ -47,6 +47,23 @@ Result<BusMessage> SystemBus::call(const char* service, const char* path, const 
   return m;
 }
 
+Result<void> SystemBus::invoke(const char* service, const char* path, const char* interface, const char* method,
+                               const std::function<int(sd_bus_message*)>& append) const {
+  sd_bus_message* raw = nullptr;
+  if (const int r = sd_bus_message_new_method_call(bus_.get(), &raw, service, path, interface, method); r < 0) {
+    return fail(Error{concat({method, ": ", std::strerror(-r)}), -r});
+  }
+  const BusMessage call(raw);
+  if (const int r = append(raw); r < 0)
+    return fail(Error{concat({method, ": its arguments: ", std::strerror(-r)}), -r});
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* reply = nullptr;
+  const int r = sd_bus_call(bus_.get(), raw, 0, &error, &reply);
+  const BusMessage m(reply);
+  if (r < 0) return fail(bus_error(method, r, &error));
+  return {};
+}
+
 Result<BusMessage> SystemBus::property(const char* service, const char* path, const char* interface, const char* name,
                                        const char* signature) const {
   sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -3,6 +3,7 @@
 // Error that names the property and, for a type mismatch, both types.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,10 @@ class SystemBus {
   // A method's reply (for GetLink and the like).
   [[nodiscard]] Result<BusMessage> call(const char* service, const char* path, const char* interface,
                                         const char* method, const char* types, int argument) const;
+  // A method whose arguments `append` adds to the message (sd_bus_message_append and the like,
+  // returning what they return); its reply is not read.
+  [[nodiscard]] Result<void> invoke(const char* service, const char* path, const char* interface, const char* method,
+                                    const std::function<int(sd_bus_message*)>& append) const;
   [[nodiscard]] sd_bus* get() const noexcept { return bus_.get(); }
 
  private:

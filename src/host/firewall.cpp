@@ -272,6 +272,7 @@ Result<Ruleset> parse_ruleset(std::string_view text) {
         fr.handle = static_cast<uint64_t>(h->as_int64());
       const json::value* expr = ro.if_contains("expr");
       fr.expressions = expr ? json::serialize(*expr) : "[]";
+      fr.comment = json_text(ro, "comment");
       chain->rules.push_back(std::move(fr));
     }
   }
@@ -296,6 +297,17 @@ FirewallAnswer evaluate(const Ruleset& ruleset, const DnsPacketSpec& packet) {
     }
   }
   return overall;
+}
+
+std::optional<std::string> stops_dns(const Ruleset& ruleset, const std::string& interface,
+                                     const net::IpAddress& destination) {
+  std::string where;
+  for (const net::Transport t : {net::Transport::udp, net::Transport::tcp}) {
+    const FirewallAnswer a = evaluate(ruleset, DnsPacketSpec{interface, t, 53, destination});
+    if (a.outcome != FirewallOutcome::stopped) return std::nullopt;
+    if (where.empty()) where = a.where;
+  }
+  return where;
 }
 
 Result<std::string> list_ruleset_json() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,7 @@ namespace dnsleak::host {
 struct FirewallRule {
   uint64_t handle = 0;
   std::string expressions;  // the rule's "expr" array, as JSON text (parsed again when evaluated)
+  std::string comment;
 };
 struct FirewallChain {
   std::string family;  // ip, ip6, inet, ...
@@ -52,6 +54,11 @@ struct FirewallAnswer {
 
 // A new connection's first packet through every output base chain of its family.
 [[nodiscard]] FirewallAnswer evaluate(const Ruleset& ruleset, const DnsPacketSpec& packet);
+
+// Where the ruleset stops DNS (UDP and TCP 53) to `destination` leaving on `interface`; nullopt
+// when either passes or cannot be told.
+[[nodiscard]] std::optional<std::string> stops_dns(const Ruleset& ruleset, const std::string& interface,
+                                                   const net::IpAddress& destination);
 
 // The live ruleset (libnftables, `list ruleset` in JSON). Reading it needs CAP_NET_ADMIN: without
 // it an Error with EPERM.

@@ -28,6 +28,11 @@ bool has_global_ipv6(const Snapshot& s, const std::string& interface) {
          });
 }
 
+// Where the firewall, as read, stops DNS to a resolver outside the tunnel.
+std::optional<std::string> firewall_stops(const Snapshot& s, const ResolverRoute& r) {
+  return s.ruleset ? stops_dns(*s.ruleset, r.interface, r.address) : std::nullopt;
+}
+
 // Whether the firewall stops DNS leaving outside the tunnel, per interface.
 template <class Add>
 void firewall_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
@@ -36,6 +41,14 @@ void firewall_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
         "Whether the firewall stops DNS outside the tunnel is not known: " + s.firewall_error + ".", Certainty::unknown,
         std::string());
     return;
+  }
+  if (s.guard_on && s.guard_tunnel_open) {
+    add(Severity::info, "guard_tunnel_open",
+        "dnsleak guard is on, and through the tunnel it lets DNS go to any resolver: a rule on interfaces cannot stop "
+        "a resolver outside the VPN reached through the tunnel (the ISP's resolver, routed into it).",
+        Certainty::unknown,
+        concat({"If the VPN's resolvers are known, allow them alone: `sudo dnsleak guard on --tunnel ", tunnel,
+                " --allow-resolver ADDR`."}));
   }
   std::vector<std::string> interfaces;
   for (const Snapshot::FirewallCheck& c : s.firewall) {
@@ -57,18 +70,18 @@ void firewall_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
           "Nothing in the firewall stops DNS leaving on " + i + " (" + joined(passing) +
               "): a fallback resolver or a changed setting leaks past the tunnel without a sound.",
           Certainty::likely,
-          "Reject DNS outside the tunnel in a table of your own: `sudo nft add table inet dnsleak_block && sudo nft "
-          "add "
-          "chain inet dnsleak_block out '{ type filter hook output priority 0; }' && sudo nft add rule inet "
-          "dnsleak_block out oifname != { \"lo\", \"" +
-              tunnel +
-              "\" } meta l4proto { tcp, udp } th dport 53 reject` (undo: `sudo nft delete table inet "
-              "dnsleak_block`).");
+          concat({"Reject DNS outside ", tunnel, " in a table of dnsleak's own: `sudo dnsleak guard on --tunnel ",
+                  tunnel, "` (undo: `sudo dnsleak guard off`; `dnsleak guard on --dry-run` shows the rules first)."}));
     } else if (unclear != nullptr) {
       add(Severity::info, "firewall_unclear",
           "Whether the firewall stops DNS leaving on " + i + " cannot be told: " + unclear->answer.why + " (" +
               unclear->answer.where + ").",
           Certainty::unknown, std::string());
+    } else if (stopped != nullptr && stopped->answer.where.starts_with("table inet dnsleak,")) {
+      add(Severity::info, "firewall_stops_dns_outside",
+          concat({"dnsleak guard stops DNS (UDP and TCP 53 and 853, IPv4 and IPv6) leaving on ", i, " (",
+                  stopped->answer.where, ")."}),
+          Certainty::likely, std::string());
     } else if (stopped != nullptr) {
       add(Severity::info, "firewall_stops_dns_outside",
           "The firewall stops DNS (UDP and TCP port 53, IPv4 and IPv6) leaving on " + i + " (" + stopped->answer.where +
@@ -238,6 +251,13 @@ std::vector<Finding> inspect(const Snapshot& s) {
       case ResolverPath::outside:
         if (tunnels.empty()) {
           add(Severity::info, "resolver_route", who + " is reached over " + r.interface + ".", Certainty::proven);
+        } else if (const std::optional<std::string> stops = firewall_stops(s, r)) {
+          add(Severity::warning, "resolver_blocked_outside_tunnel",
+              concat({who, " is routed over ", r.interface, ", outside the tunnel ", tunnel,
+                      ", but the firewall rejects DNS to it (", *stops, "): lookups to it fail instead of leaking."}),
+              Certainty::likely,
+              "Use the VPN's resolver: set it as the only DNS server (your VPN app's DNS setting, or `nameserver` in "
+              "/etc/resolv.conf).");
         } else {
           std::string gateway = r.gateway ? " via " + r.gateway->to_string() : std::string();
           add(Severity::leak, "resolver_outside_tunnel",

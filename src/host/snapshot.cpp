@@ -181,6 +181,12 @@ void check_firewall(HostSource& source, Snapshot& s) {
   } else if (Result<Ruleset> ruleset = parse_ruleset(*text); !ruleset) {
     s.firewall_error = ruleset.error().message;
   } else {
+    s.ruleset = *ruleset;
+    if (const FirewallChain* guard = ruleset->chain("inet", "dnsleak", "output"); guard != nullptr) {
+      s.guard_on = true;
+      s.guard_tunnel_open = std::any_of(guard->rules.begin(), guard->rules.end(),
+                                        [](const FirewallRule& r) { return r.comment == "dns-through-tunnel"; });
+    }
     for (const Link& l : s.links) {
       if (!l.up() || l.loopback() || l.tunnel()) continue;
       for (const int family : {4, 6}) {
@@ -191,6 +197,34 @@ void check_firewall(HostSource& source, Snapshot& s) {
       }
     }
   }
+}
+
+void mark_firewall(HostSource& source, const Snapshot& snapshot, verdict::LocalEvidence& e) {
+  if (snapshot.tunnels().empty()) return;
+  Result<std::string> text = source.firewall_ruleset();
+  if (!text) {
+    if (text.error().system_errno != EPERM) e.unchecked.push_back("the firewall: " + text.error().message);
+    return;
+  }
+  Result<Ruleset> ruleset = parse_ruleset(*text);
+  if (!ruleset) {
+    e.unchecked.push_back("the firewall: " + ruleset.error().message);
+    return;
+  }
+  for (verdict::LocalResolver& r : e.resolvers) {
+    if (r.path != verdict::ResolverPath::outside) continue;
+    if (std::optional<std::string> where = stops_dns(*ruleset, r.interface, r.address)) r.firewall_stops = *where;
+  }
+  std::string everywhere;
+  for (const Link& l : snapshot.links) {
+    if (!l.up() || l.loopback() || l.tunnel()) continue;
+    for (const char* internet : {kInternet4, kInternet6}) {
+      const std::optional<std::string> where = stops_dns(*ruleset, l.name, *net::parse_ip(internet));
+      if (!where) return;
+      if (everywhere.empty()) everywhere = *where;
+    }
+  }
+  e.firewall_stops_dns = everywhere;
 }
 
 verdict::LocalEvidence local_evidence(const Snapshot& snapshot) {

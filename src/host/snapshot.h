@@ -61,6 +61,11 @@ struct Snapshot {
   };
   std::vector<FirewallCheck> firewall;
   std::string firewall_error;
+  std::optional<Ruleset> ruleset;  // as read, when it could be
+  // dnsleak guard's own table (inet dnsleak) is in the ruleset; whether it lets DNS through the
+  // tunnel go to any resolver (no --allow-resolver naming the tunnel's).
+  bool guard_on = false;
+  bool guard_tunnel_open = false;
   // systemd-resolved, when it runs (read over D-Bus).
   bool resolved_running = false;
   ResolvedState resolved;
@@ -88,5 +93,10 @@ void check_firewall(HostSource& source, Snapshot& snapshot);
 
 // The snapshot as the verdict's local evidence (resolvers and tunnels; no capture).
 [[nodiscard]] verdict::LocalEvidence local_evidence(const Snapshot& snapshot);
+// From the live ruleset: the resolvers outside the tunnel that the firewall stops DNS to
+// (dnsleak guard's table or other rules), and whether it stops DNS on every interface outside the
+// tunnel. Without CAP_NET_ADMIN the ruleset cannot be read and nothing is marked; any other
+// failure is said in `unchecked`.
+void mark_firewall(HostSource& source, const Snapshot& snapshot, verdict::LocalEvidence& evidence);
 
 }  // namespace dnsleak::host

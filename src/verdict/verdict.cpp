@@ -35,7 +35,10 @@ std::string subnet_text(const dns::ClientSubnet& s) {
 // The fixes, in the words the CLI, the API and the page show.
 constexpr const char* kFixUseVpnResolver =
     "Use your VPN's resolver only: turn on your VPN app's DNS leak protection, or set the VPN's resolver as the "
-    "only DNS server; a firewall rule that rejects DNS outside the tunnel makes sure (`dnsleak inspect` shows one).";
+    "only DNS server; on Linux, `sudo dnsleak guard on` rejects DNS outside the tunnel to make sure.";
+constexpr const char* kFixResolverBlocked =
+    "Use the VPN's resolver: set it as the only DNS server (your VPN app's DNS setting, or `nameserver` in "
+    "/etc/resolv.conf); with systemd-resolved, `sudo dnsleak guard on` also routes every domain to the tunnel.";
 constexpr const char* kFixParallel =
     "Make the system ask only the VPN's resolver: on Windows turn off smart multi-homed name resolution (Group "
     "Policy: Network > DNS Client > Turn off smart multi-homed name resolution); with systemd-resolved, "
@@ -109,6 +112,7 @@ Verdict judge(const Evidence& e) {
   // What this machine showed comes first: it is the strongest evidence there is.
   const LocalEvidence& local = e.local;
   bool local_says_tunnel = false;  // every resolver glibc asks is routed into the tunnel
+  bool firewalled = false;         // a resolver outside the tunnel that the firewall stops DNS to
   if (local.gathered) {
     // One finding per interface and destination, naming one of the names seen.
     std::vector<std::pair<const LocalLeak*, size_t>> groups;
@@ -145,6 +149,15 @@ Verdict judge(const Evidence& e) {
         case ResolverPath::outside:
           all_tunnel = false;
           if (local.tunnels.empty()) break;
+          if (!r.firewall_stops.empty()) {
+            firewalled = true;
+            add(Severity::warning, "resolver_blocked_outside_tunnel",
+                which + r.address.to_string() + " is routed over " + r.interface +
+                    ", outside the tunnel, but the firewall rejects DNS to it (" + r.firewall_stops +
+                    "): lookups to it fail instead of leaking.",
+                Certainty::likely, kFixResolverBlocked);
+            break;
+          }
           add(Severity::leak, "resolver_outside_tunnel",
               which + r.address.to_string() + " is routed over " + r.interface + ", not through the tunnel (" +
                   local.tunnels.front() + "): the kernel's route for it leaves outside.",
@@ -208,6 +221,17 @@ Verdict judge(const Evidence& e) {
     return v;
   };
 
+  if (e.resolvers.empty() && (firewalled || !local.firewall_stops_dns.empty()) && local.captured &&
+      local.leaks.empty()) {
+    // Nothing reached any resolver, nothing left outside the tunnel (captured), and the firewall
+    // stops DNS to the resolvers routed outside: no leak, and no DNS either.
+    add(Severity::warning, "dns_blocked_outside_tunnel",
+        "No resolver asked the test server for the test names: the firewall rejects DNS outside the tunnel (" +
+            (local.firewall_stops_dns.empty() ? std::string("to your resolvers there") : local.firewall_stops_dns) +
+            "), and no resolver is reached through it. Nothing leaked, but names do not resolve.",
+        Certainty::proven, kFixResolverBlocked);
+    return finish(Outcome::no_leak, Certainty::proven);
+  }
   if (e.resolvers.empty()) {
     add(Severity::warning, "no_resolver_seen",
         e.networks_known ? "No resolver asked the test server for the test names, so nothing can be said about leaks."

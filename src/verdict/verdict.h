@@ -53,8 +53,9 @@ enum class ResolverPath : uint8_t { tunnel, outside, loopback, unreachable, unkn
 struct LocalResolver {
   net::IpAddress address;
   ResolverPath path = ResolverPath::unknown;
-  std::string interface;       // the interface a packet to it leaves on
-  bool stub_upstream = false;  // an upstream of a local stub (systemd-resolved's), not resolv.conf's
+  std::string interface;            // the interface a packet to it leaves on
+  bool stub_upstream = false;       // an upstream of a local stub (systemd-resolved's), not resolv.conf's
+  std::string firewall_stops = {};  // outside the tunnel, but the firewall rejects DNS to it: where
 };
 struct LocalLeak {
   std::string name;  // a test name seen in a query
@@ -79,6 +80,9 @@ struct LocalEvidence {
   std::vector<LocalLeak> leaks;         // the test's own names seen leaving outside the tunnel
   std::vector<UnderlayProbe> underlay;  // per non-tunnel interface and family with a default route
   std::vector<std::string> unchecked;   // what could not be checked, and why
+  // The firewall stops DNS leaving on every interface outside the tunnel (dnsleak guard, say):
+  // where, or empty when it does not or could not be read.
+  std::string firewall_stops_dns = {};
 };
 
 struct Evidence {

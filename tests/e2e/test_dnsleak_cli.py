@@ -19,8 +19,8 @@ class DnsleakCommandLine(unittest.TestCase):
     def test_help_and_man_page_name_the_same_options(self):
         help_text = run("test", "--help").stdout
         help_options = set()
-        for command in ("test", "inspect", "watch"):
-            help_options |= set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[46q])\b", run(command, "--help").stdout))
+        for command in (["test"], ["inspect"], ["watch"], ["guard", "on"], ["guard", "off"], ["guard", "status"]):
+            help_options |= set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[46q])\b", run(*command, "--help").stdout))
         with open(MAN_PAGE) as f:
             man = f.read().replace("\\-", "-")
         man_options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+|-[46q])\b", man))

@@ -34,6 +34,39 @@ def describe(observations):
     return lines or ["    (nobody)"]
 
 
+def demo_guard(lab):
+    """The fix in the full-leak scenario: `dnsleak guard on`, the leak gone, `guard off`, back."""
+    lab.reset_client()
+    scenarios.by_key("full-leak").apply(lab)
+    env = ["env", "NO_COLOR=1", "DNSLEAK_STATE_DIR=" + lab.dir]
+
+    def dnsleak(*args):
+        return lab.sh("client", *env, DNSLEAK, *args, check=False, timeout=60)
+
+    print("\nThe fix, in the full-leak scenario: dnsleak guard on")
+    on = dnsleak("guard", "on")
+    print("\n".join("   " + line for line in on.stdout.splitlines()))
+    name = lab.test_name()
+    started = time.monotonic()
+    code, _ = lab.lookup(name)
+    seconds = time.monotonic() - started
+    seen = lab.settle(name, expect_at_least=0)
+    test = json.loads(dnsleak("test", "--server", "http://10.77.0.80", "-4", "--json", "--no-baseline").stdout)
+    status = json.loads(dnsleak("guard", "status", "--json").stdout)
+    blocked = sum(r["packets"] for r in status["rules"] if r["blocks"])
+    print("   a lookup now: %s in %.0f ms; resolvers that asked dnsleakd: %s" % (
+        "failed" if code else "answered", seconds * 1000, ", ".join(sorted({o["resolver"] for o in seen})) or "none"))
+    print("   dnsleak test (server by address): %s (%s); the guard has blocked %d packets" % (
+        test["verdict"]["outcome"], test["verdict"]["certainty"], blocked))
+    dnsleak("guard", "off")
+    name = lab.test_name()
+    lab.lookup(name)
+    back = {o["resolver"] for o in lab.settle(name)}
+    print("   dnsleak guard off: the scenario is back, %s asks dnsleakd again" % ", ".join(sorted(back)))
+    return (code != 0 and seconds < 1 and not seen and test["verdict"]["outcome"] == "no_leak" and blocked > 0
+            and ISP_DNS4 in back)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", action="append", help="play only this one (repeatable): " +
@@ -52,6 +85,7 @@ def main():
         print("demo: the lab cannot run here: %s" % e, file=sys.stderr)
         return 2
     matched = 0
+    guard_ok = None
     try:
         print("Leak lab up in %.1f s: client (eth0 + tun0), ISP, VPN and public resolvers (Unbound), "
               "%s\n" % (time.monotonic() - started,
@@ -108,12 +142,15 @@ def main():
             lab.lookup(name)
             print("Sub-zone tcp.leak.test through the VPN's resolver (TC over UDP, so it retries over TCP):")
             print("\n".join(describe(lab.settle(name, expect_at_least=4))))
+            guard_ok = demo_guard(lab)
         if args.keep_logs:
             print("\nlogs: %s" % lab.dir)
     finally:
         lab.down()
-    print("\n%d of %d verdicts matched the ground truth; lab torn down." % (matched, len(chosen)))
-    return 0 if matched == len(chosen) else 1
+    print("\n%d of %d verdicts matched the ground truth%s; lab torn down." % (
+        matched, len(chosen), "" if guard_ok is None else ", and the guard " + ("stopped the leak" if guard_ok else
+                                                                                "did NOT stop the leak")))
+    return 0 if matched == len(chosen) and guard_ok is not False else 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ DnsManager's Mode, RcManager and Configuration (aa{sv}) as NetworkManager 1.42 d
     /usr/bin/python3 fake_resolved.py BUS_ADDRESS STATE_FILE
 """
 import json
+import os
 import socket
 import sys
 
@@ -43,6 +44,11 @@ class State:
     def read(self):
         with open(self.path) as f:
             return json.load(f)
+
+    def write(self, state):
+        with open(self.path + ".new", "w") as f:
+            json.dump(state, f)
+        os.replace(self.path + ".new", self.path)
 
 
 class Link(dbus.service.Object):
@@ -99,6 +105,30 @@ class Manager(dbus.service.Object):
         if ifindex not in self.links:
             self.links[ifindex] = Link(self.bus, path, self.state, ifindex)
         return dbus.ObjectPath(path)
+
+
+    # The setters dnsleak guard uses: the change is written back to the state file (and listed under
+    # "calls"), as resolved would apply it to the link. With "hang_once" in the state the first
+    # SetLinkDomains is never answered: a guard killed in the middle of `on`.
+    @dbus.service.method(MANAGER, in_signature="ia(sb)", out_signature="", async_callbacks=("reply", "error"))
+    def SetLinkDomains(self, ifindex, domains, reply, error):
+        s = self.state.read()
+        if s.get("hang_once") and not getattr(self, "hung", False):
+            self.hung = True
+            return
+        link = next(l for l in s["links"] if l["ifindex"] == ifindex)
+        link["domains"] = [{"domain": str(d), "routing_only": bool(r)} for d, r in domains]
+        s.setdefault("calls", []).append(["SetLinkDomains", int(ifindex), link["domains"]])
+        self.state.write(s)
+        reply()
+
+    @dbus.service.method(MANAGER, in_signature="ib", out_signature="")
+    def SetLinkDefaultRoute(self, ifindex, enable):
+        s = self.state.read()
+        link = next(l for l in s["links"] if l["ifindex"] == ifindex)
+        link["default_route"] = bool(enable)
+        s.setdefault("calls", []).append(["SetLinkDefaultRoute", int(ifindex), bool(enable)])
+        self.state.write(s)
 
 
 class DnsManager(dbus.service.Object):

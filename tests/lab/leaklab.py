@@ -170,6 +170,28 @@ class Lab:
         self.processes[name] = proc
         return proc
 
+    def stop(self, name):
+        """Stops a daemon started with start()."""
+        proc = self.processes.pop(name)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+
+    def start_fake_resolved(self, state, under):
+        """A private bus in a new directory under `under` and a stand-in for systemd-resolved on
+        it (fake_resolved.py) in the client namespace; returns the state file (rewrite it to change
+        what resolved says; the stand-in writes its links' changes back) and the bus address."""
+        bus_dir = tempfile.mkdtemp(prefix="dnsleak-bus-", dir=under)
+        address = "unix:path=" + os.path.join(bus_dir, "bus")
+        state_file = os.path.join(bus_dir, "state.json")
+        with open(state_file, "w") as f:
+            json.dump(state, f)
+        self.start("dbus-daemon", "client", "dbus-daemon", "--session", "--nofork", "--address=" + address)
+        self.wait_for("the private bus", lambda: os.path.exists(os.path.join(bus_dir, "bus")))
+        self.start("fake-resolved", "client", "/usr/bin/python3", os.path.join(HERE, "fake_resolved.py"), address,
+                   state_file)
+        self.wait_for("the fake resolved", lambda: "ready" in self.log_tail("fake-resolved"))
+        return state_file, address
+
     def wait_for(self, what, predicate, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

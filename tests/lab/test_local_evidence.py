@@ -248,7 +248,10 @@ class LocalEvidence(unittest.TestCase):
         self.assertEqual(len(lets), 1, report["findings"])
         # The fix it gives works: applied as printed, DNS over eth0 is rejected at once.
         block, undo = re.findall(r"`([^`]+)`", lets[0]["fix"])[:2]
-        self.lab.sh("client", "sh", "-c", block.replace("sudo ", ""))
+        self.assertEqual((block, undo), ("sudo dnsleak guard on --tunnel tun0", "sudo dnsleak guard off"))
+        as_typed = "env DNSLEAK_STATE_DIR=%s %s" % (os.path.join(self.public, "run"), DNSLEAK)
+        block, undo = block.replace("sudo dnsleak", as_typed), undo.replace("sudo dnsleak", as_typed)
+        self.lab.sh("client", "sh", "-c", block)
         try:
             report = json.loads(self.dnsleak("inspect", "--json").stdout)
             self.assertEqual({c["outcome"] for c in report["firewall"]["checks"]}, {"stopped"})
@@ -258,7 +261,7 @@ class LocalEvidence(unittest.TestCase):
             self.assertNotEqual(lookup.returncode, 0)
             self.assertLess(time.monotonic() - started, 2.0)  # rejected, not a timeout
         finally:
-            self.lab.sh("client", "sh", "-c", undo.replace("sudo ", ""))
+            self.lab.sh("client", "sh", "-c", undo)
         # A rule it cannot read is said to be unclear, not guessed.
         self.lab.nft("client", "table inet bystander {\n chain out {\n  type filter hook output priority 0;\n"
                                "  meta skuid 0 udp dport 53 drop\n }\n}\n")
@@ -271,26 +274,6 @@ class LocalEvidence(unittest.TestCase):
         report = json.loads(self.dnsleak("inspect", "--json", user=NOBODY).stdout)
         self.assertIn("CAP_NET_ADMIN", report["firewall"]["error"])
         self.assertIn("firewall_not_read", codes(report["findings"]))
-
-    def start_fake_resolved(self, state):
-        """A private bus and a stand-in for systemd-resolved on it (tests/lab/fake_resolved.py);
-        returns the state file (rewrite it to change what resolved says) and the bus address."""
-        bus_dir = tempfile.mkdtemp(prefix="dnsleak-bus-", dir=self.public)
-        address = "unix:path=" + os.path.join(bus_dir, "bus")
-        state_file = os.path.join(bus_dir, "state.json")
-        with open(state_file, "w") as f:
-            json.dump(state, f)
-        self.lab.start("dbus-daemon", "client", "dbus-daemon", "--session", "--nofork", "--address=" + address)
-        self.lab.wait_for("the private bus", lambda: os.path.exists(os.path.join(bus_dir, "bus")))
-        self.lab.start("fake-resolved", "client", "/usr/bin/python3", os.path.join(HERE, "fake_resolved.py"), address,
-                       state_file)
-        self.lab.wait_for("the fake resolved", lambda: "ready" in self.lab.log_tail("fake-resolved"))
-        return state_file, address
-
-    def stop(self, name):
-        proc = self.lab.processes.pop(name)
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=5)
 
     def test_systemd_resolved_over_dbus_names_its_leaks(self):
         links = {l["ifname"]: l["ifindex"] for l in json.loads(self.lab.sh("client", "ip", "-j", "link").stdout)}
@@ -308,7 +291,7 @@ class LocalEvidence(unittest.TestCase):
                  # eth0's IPv6 server as router advertisements (RDNSS) hand it out.
                  "links": [{"ifindex": eth0, "default_route": True, "dns": [ISP_DNS4, ISP_DNS6], "llmnr": "yes"},
                            {"ifindex": tun0, "default_route": True, "dns": [VPN_DNS4], "domains": []}]}
-        state_file, address = self.start_fake_resolved(state)
+        state_file, address = self.lab.start_fake_resolved(state, self.public)
         self.lab.write_resolv_conf(["127.0.0.53"])
 
         def inspect():
@@ -361,8 +344,8 @@ class LocalEvidence(unittest.TestCase):
             self.assertIn("is not of type a(iiay)", report["resolved"]["error"])
             self.assertIn("unreadable", codes(report["findings"]))
         finally:
-            self.stop("fake-resolved")
-            self.stop("dbus-daemon")
+            self.lab.stop("fake-resolved")
+            self.lab.stop("dbus-daemon")
         # Not running at all: nothing said about it, nothing broken.
         report = json.loads(self.dnsleak("inspect", "--json").stdout)
         self.assertIsNone(report["resolved"])

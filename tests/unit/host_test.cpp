@@ -691,7 +691,7 @@ TEST(Firewall, InspectSaysWhetherDnsCanLeaveOutsideTheTunnel) {
   const auto lets =
       std::find_if(f.begin(), f.end(), [](const auto& x) { return x.code == "firewall_lets_dns_outside"; });
   ASSERT_NE(lets, f.end());
-  EXPECT_NE(lets->fix.find("oifname != { \"lo\", \"tun0\" }"), std::string::npos) << lets->fix;
+  EXPECT_NE(lets->fix.find("`sudo dnsleak guard on --tunnel tun0`"), std::string::npos) << lets->fix;
   s.firewall.clear();
   s.firewall_error = "reading the firewall ruleset needs CAP_NET_ADMIN (run as root)";
   EXPECT_TRUE(has(codes(host::inspect(s)), "firewall_not_read"));
