@@ -67,7 +67,9 @@ json::array changes_json(const std::vector<host::ResolvedLinkChange>& changes) {
   return out;
 }
 
-std::optional<host::GuardRecord> read_record(host::GuardSystem& system, std::string& problem) {
+// The record, if any; `problem` says why one that is there cannot be used, `raw` holds its text.
+std::optional<host::GuardRecord> read_record(host::GuardSystem& system, std::string& problem,
+                                             std::string* raw = nullptr) {
   Result<std::optional<std::string>> text = system.read_record();
   if (!text) {
     problem = text.error().message;
@@ -75,6 +77,7 @@ std::optional<host::GuardRecord> read_record(host::GuardSystem& system, std::str
   }
   const std::optional<std::string>& json = *text;
   if (!json) return std::nullopt;
+  if (raw != nullptr) *raw = *json;
   Result<host::GuardRecord> record = host::parse_record(*json);
   if (!record) {
     problem = concat({system.record_path(), ": ", record.error().message});
@@ -83,21 +86,38 @@ std::optional<host::GuardRecord> read_record(host::GuardSystem& system, std::str
   return std::move(*record);
 }
 
-// Puts back what `on` changed in resolved; returns what could not be.
-std::vector<std::string> restore_resolved(host::GuardSystem& system,
-                                          const std::vector<host::ResolvedLinkChange>& changes,
-                                          std::vector<std::string>& undone) {
-  std::vector<std::string> failed;
-  for (const host::ResolvedLinkChange& c : changes) {
-    Result<void> r = c.set_domains ? system.set_link_domains(c.ifindex, c.old_domains)
-                                   : system.set_link_default_route(c.ifindex, c.old_default_route);
-    if (r) {
-      undone.push_back(concat({"put back: ", change_words(c)}));
-    } else {
-      failed.push_back(concat({"cannot put back ", change_words(c), ": ", r.error().message}));
+bool same_change(const host::ResolvedLinkChange& a, const host::ResolvedLinkChange& b) {
+  return a.ifindex == b.ifindex && a.set_domains == b.set_domains;
+}
+bool holds(const std::vector<host::ResolvedLinkChange>& list, const host::ResolvedLinkChange& c) {
+  return std::ranges::any_of(list, [&](const host::ResolvedLinkChange& x) { return same_change(x, c); });
+}
+
+// resolved's links as they were before any guard: what the snapshot reads, with what an earlier
+// `on` changed put back from its record.
+host::ResolvedState before_guard(const host::ResolvedState& now, const std::optional<host::GuardRecord>& earlier) {
+  host::ResolvedState before = now;
+  if (!earlier) return before;
+  for (const host::ResolvedLinkChange& c : earlier->resolved) {
+    for (host::ResolvedLink& l : before.links) {
+      if (l.index != c.ifindex) continue;
+      if (c.set_domains) l.domains = c.old_domains;
+      if (c.set_default_route) l.default_route = c.old_default_route;
     }
   }
-  return failed;
+  return before;
+}
+
+Result<void> make_change(host::GuardSystem& system, const host::ResolvedLinkChange& c) {
+  if (!c.set_domains) return system.set_link_default_route(c.ifindex, false);
+  std::vector<host::ResolvedDomain> domains = c.old_domains;
+  domains.push_back({c.ifindex, ".", true});
+  return system.set_link_domains(c.ifindex, domains);
+}
+
+Result<void> undo_change(host::GuardSystem& system, const host::ResolvedLinkChange& c) {
+  return c.set_domains ? system.set_link_domains(c.ifindex, c.old_domains)
+                       : system.set_link_default_route(c.ifindex, c.old_default_route);
 }
 
 std::string plan_words(const host::GuardPlan& plan) {
@@ -121,6 +141,10 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
     }
   }
   for (const std::string& t : plan.tunnels) {
+    if (!host::valid_interface_name(t)) {
+      return refused(kUsage, concat({"guard on: the tunnel's name '", t,
+                                     "' holds characters nft cannot be given safely; rename the link"}));
+    }
     if (context.snapshot.link(t) == nullptr)
       notes.push_back(concat({t, " does not exist now: its rules apply once it does"}));
   }
@@ -136,10 +160,15 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
   }
   if (!context.net_admin) return refused(kNoPrivilege, no_privilege("on"));
 
-  std::string problem;
-  std::optional<host::GuardRecord> earlier = read_record(context.system, problem);
-  if (!problem.empty())
-    notes.push_back(concat({"the earlier record is unusable (", problem, "); a new one is written"}));
+  std::string problem, earlier_text;
+  const std::optional<host::GuardRecord> earlier = read_record(context.system, problem, &earlier_text);
+  if (!problem.empty()) {
+    // It may hold resolved's settings from before a guard: writing over it would lose them.
+    return refused(kServerError,
+                   concat({"guard on: the record of an earlier guard is unusable (", problem,
+                           "); it may hold systemd-resolved's settings from before it. Look at it, remove it, and run "
+                           "guard on again; nothing was changed"}));
+  }
   Result<std::optional<std::string>> table = context.system.list_table();
   if (!table) return refused(table.error().system_errno == EPERM ? kNoPrivilege : kServerError, table.error().message);
 
@@ -149,51 +178,83 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
   record.since_ms = context.now_ms;
   record.persist = action.persist || (earlier && earlier->persist);
   const bool same = earlier && earlier->script == script && table->has_value();
-  if (earlier) {
-    record.resolved = earlier->resolved;  // what was there before the first `on`, not what it made
-    if (same) record.since_ms = earlier->since_ms;
-  }
-  std::vector<host::ResolvedLinkChange> to_make;
-  if (!action.no_resolved && context.snapshot.resolved_running && !(earlier && !earlier->resolved.empty())) {
+  if (same) record.since_ms = earlier->since_ms;
+
+  // resolved: the changes this plan wants, worked out from the links as they were before any guard,
+  // against those an earlier `on` made: what to make, what to undo, what to keep.
+  std::vector<host::ResolvedLinkChange> wanted = earlier ? earlier->resolved : std::vector<host::ResolvedLinkChange>{};
+  std::vector<host::ResolvedLinkChange> to_make, to_undo;
+  if (!action.no_resolved && context.snapshot.resolved_running) {
     std::vector<std::pair<uint32_t, std::string>> names;
     names.reserve(context.snapshot.links.size());
     for (const host::Link& l : context.snapshot.links) names.emplace_back(l.index, l.name);
-    const host::Link* tunnel = nullptr;
+    std::vector<uint32_t> tunnel_indices;
     for (const std::string& t : plan.tunnels) {
-      if (tunnel == nullptr) tunnel = context.snapshot.link(t);
+      if (const host::Link* l = context.snapshot.link(t)) tunnel_indices.push_back(l->index);
     }
-    if (tunnel != nullptr) to_make = host::resolved_changes(context.snapshot.resolved, tunnel->index, names);
-    record.resolved = to_make;
+    wanted.clear();
+    if (!tunnel_indices.empty()) {
+      wanted = host::resolved_changes(before_guard(context.snapshot.resolved, earlier), tunnel_indices, names);
+    }
+    for (const host::ResolvedLinkChange& c : wanted) {
+      if (!earlier || !holds(earlier->resolved, c)) to_make.push_back(c);
+    }
+    if (earlier) {
+      for (const host::ResolvedLinkChange& c : earlier->resolved) {
+        if (!holds(wanted, c)) to_undo.push_back(c);
+      }
+    }
   }
-  // The record first: whatever happens next, `off` knows what to undo.
+  // The record first, with every change that may be in place once this is done or cut short:
+  // whatever happens next, `off` knows what to undo.
+  record.resolved = wanted;
+  record.resolved.insert(record.resolved.end(), to_undo.begin(), to_undo.end());
   if (Result<void> w = context.system.write_record(host::record_json(record)); !w) {
     return refused(kServerError, concat({"guard on: ", w.error().message, "; nothing was changed"}));
   }
   if (!same) {
     if (Result<void> applied = context.system.run_nft(script, false); !applied) {
-      if (!earlier) (void)context.system.remove_record();  // nothing of ours is in place: no record of it
+      // Nothing of this plan is in place: the record goes back to what was.
+      if (earlier) {
+        (void)context.system.write_record(earlier_text);
+      } else {
+        (void)context.system.remove_record();
+      }
       return refused(applied.error().system_errno == EPERM ? kNoPrivilege : kServerError,
                      concat({"guard on: ", applied.error().message, "; the firewall is as it was"}));
     }
   }
   std::vector<std::string> made, failed;
+  std::vector<host::ResolvedLinkChange> in_place;  // for the final record
+  for (const host::ResolvedLinkChange& c : wanted) {
+    if (!holds(to_make, c)) in_place.push_back(c);  // kept from the earlier `on`
+  }
   for (const host::ResolvedLinkChange& c : to_make) {
-    Result<void> r;
-    if (c.set_domains) {
-      std::vector<host::ResolvedDomain> domains = c.old_domains;
-      domains.push_back({c.ifindex, ".", true});
-      r = context.system.set_link_domains(c.ifindex, domains);
-    } else {
-      r = context.system.set_link_default_route(c.ifindex, false);
-    }
-    if (r) {
+    if (Result<void> r = make_change(context.system, c); r) {
       made.push_back(change_words(c));
+      in_place.push_back(c);
     } else {
       failed.push_back(concat({"cannot make ", change_words(c), ": ", r.error().message}));
     }
   }
+  std::vector<std::string> put_back;
+  for (const host::ResolvedLinkChange& c : to_undo) {
+    if (Result<void> r = undo_change(context.system, c); r) {
+      put_back.push_back(change_words(c));
+    } else {
+      failed.push_back(concat({"cannot put back ", change_words(c), ": ", r.error().message}));
+      in_place.push_back(c);
+    }
+  }
+  if (in_place.size() != record.resolved.size()) {
+    record.resolved = in_place;
+    if (Result<void> w = context.system.write_record(host::record_json(record)); !w)
+      failed.push_back(w.error().message);
+  }
+  // The boot unit follows the plan: asked for, or already there (it would apply the old one).
+  const bool unit_was = context.system.unit_installed();
   bool unit = false;
-  if (action.persist) {
+  if (action.persist || (unit_was && !same)) {
     if (Result<void> installed = context.system.install_unit(host::guard_unit(context.dnsleak_path, plan));
         !installed) {
       failed.push_back(concat({"the boot unit: ", installed.error().message}));
@@ -201,27 +262,32 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
       unit = true;
     }
   }
+  const bool changed = !same || !made.empty() || !put_back.empty() || (unit && !unit_was);
 
   const bool open = tunnel_open_to_any_resolver(plan);
   out.code = failed.empty() ? kNoLeak : kServerError;
   std::string text =
-      same ? "dnsleak guard was already on as asked: nothing changed.\n"
-           : concat({"dnsleak guard is on: DNS leaves only through ", plan.tunnels.front(),
-                     plan.tunnels.size() > 1 ? " and the other tunnels" : "", " (table inet dnsleak).\n"});
+      !changed ? "dnsleak guard was already on as asked: nothing changed.\n"
+               : concat({"dnsleak guard is on: DNS leaves only through ", plan.tunnels.front(),
+                         plan.tunnels.size() > 1 ? " and the other tunnels" : "", " (table inet dnsleak).\n"});
   text += plan_words(plan);
   for (const std::string& m : made) text += concat({"Changed: ", m, " (guard off puts it back).\n"});
-  if (unit)
-    text += concat({"Installed ", context.system.unit_path(), ": the table is applied at boot, before the network.\n"});
+  for (const std::string& m : put_back) text += concat({"Put back (this plan does not need it): ", m, ".\n"});
+  if (unit) {
+    text += concat({unit_was ? "Updated " : "Installed ", context.system.unit_path(),
+                    ": the table is applied at boot, before the network.\n"});
+  }
   for (const std::string& n : notes) text += concat({"Note: ", n, ".\n"});
   if (open) text += concat({"Note: ", kTunnelCaveat, "\n"});
   text += "Undo: sudo dnsleak guard off\n";
   out.text = std::move(text);
   for (const std::string& f : failed) out.error += concat({"dnsleak: guard on: ", f, "\n"});
   out.json = json::object{{"on", true},
-                          {"changed", !same},
+                          {"changed", changed},
                           {"tunnels", json::value_from(plan.tunnels)},
                           {"rules", rules_json(plan)},
-                          {"resolved_changes", changes_json(same ? std::vector<host::ResolvedLinkChange>{} : to_make)},
+                          {"resolved_changes", changes_json(to_make)},
+                          {"resolved_put_back", changes_json(to_undo)},
                           {"failed", json::value_from(failed)},
                           {"notes", json::value_from(notes)},
                           {"persist", unit || context.system.unit_installed()},
@@ -233,10 +299,10 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
 GuardOutcome guard_off(const GuardAction& action, GuardContext& context) {
   if (!context.net_admin) return refused(kNoPrivilege, no_privilege("off"));
   std::string problem;
-  const std::optional<host::GuardRecord> record = read_record(context.system, problem);
+  std::optional<host::GuardRecord> record = read_record(context.system, problem);
   Result<std::optional<std::string>> table = context.system.list_table();
   if (!table) return refused(table.error().system_errno == EPERM ? kNoPrivilege : kServerError, table.error().message);
-  std::vector<std::string> undone, failed;
+  std::vector<std::string> undone, failed, notes;
   if (table->has_value()) {
     // Created if missing and deleted, in one transaction: never an error for a table gone meanwhile.
     if (Result<void> r = context.system.run_nft("table inet dnsleak\ndelete table inet dnsleak\n", false); !r) {
@@ -245,12 +311,40 @@ GuardOutcome guard_off(const GuardAction& action, GuardContext& context) {
     undone.emplace_back("removed the table inet dnsleak");
   }
   if (record) {
-    const std::vector<std::string> f = restore_resolved(context.system, record->resolved, undone);
-    failed.insert(failed.end(), f.begin(), f.end());
-  }
-  if (record || problem.empty()) {
-    if (Result<void> r = context.system.remove_record(); !r) failed.push_back(r.error().message);
-  } else {
+    // Each link put back by its index, if it is still the link `on` changed; what cannot be put
+    // back stays in the record for the next `off`.
+    std::vector<host::ResolvedLinkChange> left;
+    const bool links_known = !context.snapshot.links.empty();
+    for (const host::ResolvedLinkChange& c : record->resolved) {
+      const host::Link* now = context.snapshot.link(c.ifindex);
+      if (links_known && now == nullptr) {
+        notes.push_back(concat({c.name, " is gone, and resolved's settings for it with it"}));
+        continue;
+      }
+      if (links_known && !c.name.empty() && now->name != c.name) {
+        notes.push_back(
+            concat({"link ", std::to_string(c.ifindex), " is now ", now->name, ", not ", c.name, ": left as it is"}));
+        continue;
+      }
+      if (Result<void> r = undo_change(context.system, c); r) {
+        undone.push_back(concat({"put back: ", change_words(c)}));
+      } else {
+        failed.push_back(concat({"cannot put back ", change_words(c), ": ", r.error().message}));
+        left.push_back(c);
+      }
+    }
+    if (left.empty()) {
+      if (Result<void> r = context.system.remove_record(); !r) failed.push_back(r.error().message);
+    } else {
+      record->resolved = std::move(left);
+      if (Result<void> w = context.system.write_record(host::record_json(*record)); !w) {
+        failed.push_back(w.error().message);
+      } else {
+        notes.push_back(concat(
+            {"what could not be put back stays in ", context.system.record_path(), "; guard off tries it again"}));
+      }
+    }
+  } else if (!problem.empty()) {
     // A record we cannot read: resolved's links could not be put back. Left for a person to look at.
     failed.push_back(concat({"the record of what guard on changed is unusable (", problem,
                              "): resolved's links were not put back; `resolvectl revert LINK` resets one"}));
@@ -269,6 +363,7 @@ GuardOutcome guard_off(const GuardAction& action, GuardContext& context) {
   out.code = failed.empty() ? kNoLeak : kServerError;
   std::string text = undone.empty() ? "dnsleak guard was not on: nothing to undo.\n" : "dnsleak guard is off.\n";
   for (const std::string& u : undone) text += concat({"  - ", u, "\n"});
+  for (const std::string& n : notes) text += concat({"Note: ", n, ".\n"});
   const bool unit_left = !unit_removed && context.system.unit_installed();
   if (unit_left) {
     text += concat({"Note: the boot unit ", context.system.unit_path(),
@@ -279,6 +374,7 @@ GuardOutcome guard_off(const GuardAction& action, GuardContext& context) {
   out.json = json::object{{"on", false},
                           {"undone", json::value_from(undone)},
                           {"failed", json::value_from(failed)},
+                          {"notes", json::value_from(notes)},
                           {"persist", unit_left}};
   return out;
 }
@@ -301,8 +397,11 @@ GuardOutcome guard_status(const GuardAction& /*action*/, GuardContext& context) 
     std::string text =
         "dnsleak guard is off: nothing stops DNS leaving outside the tunnel (as far as dnsleak's own "
         "rules go; `dnsleak inspect` reads the rest of the firewall).\n";
-    if (record)
-      text += "Note: a record of an earlier guard is left; `sudo dnsleak guard off` puts back what it changed.\n";
+    if (record) {
+      text +=
+          "Note: its table is gone (an `nft flush ruleset`, a firewall reload?) but its record is here: `sudo "
+          "dnsleak guard on` applies it again, `sudo dnsleak guard off` puts back what else it changed.\n";
+    }
     if (unit)
       text += concat({"The boot unit ", context.system.unit_path(), " is installed: the guard is applied at boot.\n"});
     out.text = std::move(text);
@@ -364,8 +463,9 @@ GuardOutcome guard_status(const GuardAction& /*action*/, GuardContext& context) 
 int run_guard(const GuardAction& action) {
   const std::unique_ptr<host::GuardSystem> system = host::live_guard_system();
   const std::unique_ptr<host::HostSource> source = host::live_host();
+  // on: the tunnels and resolved's links; off: which links still are those `on` changed.
   const host::Snapshot snapshot =
-      action.verb == GuardAction::Verb::on ? host::take_snapshot(*source) : host::Snapshot{};
+      action.verb == GuardAction::Verb::status ? host::Snapshot{} : host::take_snapshot(*source);
   std::error_code ec;  // without /proc: the unit names plain `dnsleak`, found on PATH
   std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   if (self.empty()) self = "dnsleak";

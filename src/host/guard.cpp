@@ -94,6 +94,10 @@ std::vector<Rule> rules_of(const GuardPlan& plan) {
   rules.push_back({"llmnr-tcp-rejected", concat({outside, "tcp dport 5355"}), "reject with tcp reset",
                    "LLMNR over TCP outside the tunnel is rejected (TCP reset).", true, false});
   if (plan.block_ipv6) {
+    // This host's own answers to connections made to it (SSH over IPv6) are not what is blocked.
+    rules.push_back({"ipv6-replies", concat({outside, "meta nfproto ipv6 ct direction reply"}), "accept",
+                     "Replies to connections made to this host pass (an SSH session over IPv6 stays up).", false,
+                     false});
     rules.push_back({"ipv6-link-local", concat({outside, "ip6 daddr { fe80::/10, ff02::/16 }"}), "accept",
                      "IPv6 to link-local and link-scope multicast addresses outside the tunnel passes (neighbour "
                      "discovery, router solicitations, DHCPv6).",
@@ -296,10 +300,26 @@ Result<GuardRecord> parse_record(std::string_view text) {
   return r;
 }
 
+namespace {
+// One word of ExecStart as systemd reads it: % and $ doubled (specifiers, variables), quoted when
+// it holds a space, a quote or a backslash.
+std::string unit_word(std::string_view word) {
+  std::string out;
+  bool quote = false;
+  for (const char c : word) {
+    if (c == '%' || c == '$') out += c;
+    if (c == '"' || c == '\\') out += '\\';
+    quote = quote || c == ' ' || c == '\t' || c == '"' || c == '\\' || c == '\'';
+    out += c;
+  }
+  return quote ? concat({"\"", out, "\""}) : out;
+}
+}  // namespace
+
 std::string guard_unit(const std::string& dnsleak_path, const GuardPlan& plan) {
-  std::string command = concat({dnsleak_path, " guard on --no-resolved"});
-  for (const std::string& t : plan.tunnels) command += concat({" --tunnel ", t});
-  for (const AllowedResolver& a : plan.allowed) command += concat({" --allow-resolver ", a.to_string()});
+  std::string command = concat({unit_word(dnsleak_path), " guard on --no-resolved"});
+  for (const std::string& t : plan.tunnels) command += concat({" --tunnel ", unit_word(t)});
+  for (const AllowedResolver& a : plan.allowed) command += concat({" --allow-resolver ", unit_word(a.to_string())});
   if (plan.block_ipv6) command += " --block-ipv6";
   return concat(
       {"# Installed by `dnsleak guard on --persist`; removed by `dnsleak guard off --persist`.\n"
@@ -323,8 +343,10 @@ std::string guard_unit(const std::string& dnsleak_path, const GuardPlan& plan) {
        "WantedBy=sysinit.target\n"});
 }
 
-std::vector<ResolvedLinkChange> resolved_changes(const ResolvedState& state, uint32_t tunnel_index,
+std::vector<ResolvedLinkChange> resolved_changes(const ResolvedState& state, const std::vector<uint32_t>& tunnels,
                                                  const std::vector<std::pair<uint32_t, std::string>>& names) {
+  if (tunnels.empty()) return {};
+  const uint32_t tunnel_index = tunnels.front();
   auto name_of = [&](uint32_t index) {
     for (const auto& [i, n] : names) {
       if (i == index) return n;
@@ -344,7 +366,7 @@ std::vector<ResolvedLinkChange> resolved_changes(const ResolvedState& state, uin
       c.set_domains = true;
       c.old_domains = link.domains;
       out.push_back(std::move(c));
-    } else if (link.default_route && !link.servers.empty()) {
+    } else if (link.default_route && !link.servers.empty() && std::ranges::find(tunnels, link.index) == tunnels.end()) {
       ResolvedLinkChange c;
       c.ifindex = link.index;
       c.name = name_of(link.index);

@@ -87,10 +87,11 @@ struct GuardRecord {
 [[nodiscard]] std::string guard_unit(const std::string& dnsleak_path, const GuardPlan& plan);
 
 // The changes to make in resolved's links so that every name goes to the tunnel: "~." on the
-// tunnel link (unless it has it), DefaultRoute off on every other link that has it and servers.
-// `names`: every link's index and name, for the record.
+// first tunnel link (unless it has it), DefaultRoute off on every link that is not a tunnel and has
+// it and servers. `names`: every link's index and name, for the record.
 [[nodiscard]] std::vector<ResolvedLinkChange> resolved_changes(
-    const ResolvedState& state, uint32_t tunnel_index, const std::vector<std::pair<uint32_t, std::string>>& names);
+    const ResolvedState& state, const std::vector<uint32_t>& tunnels,
+    const std::vector<std::pair<uint32_t, std::string>>& names);
 
 // The machine, as guard needs it. The live one talks to libnftables, D-Bus and the file system.
 class GuardSystem {

@@ -79,7 +79,7 @@ void firewall_findings(const Snapshot& s, const std::string& tunnel, Add& add) {
           Certainty::unknown, std::string());
     } else if (stopped != nullptr && stopped->answer.where.starts_with("table inet dnsleak,")) {
       add(Severity::info, "firewall_stops_dns_outside",
-          concat({"dnsleak guard stops DNS (UDP and TCP 53 and 853, IPv4 and IPv6) leaving on ", i, " (",
+          concat({"dnsleak guard stops DNS (UDP and TCP port 53, IPv4 and IPv6) leaving on ", i, " (",
                   stopped->answer.where, ")."}),
           Certainty::likely, std::string());
     } else if (stopped != nullptr) {

@@ -221,7 +221,7 @@ Verdict judge(const Evidence& e) {
     return v;
   };
 
-  if (e.resolvers.empty() && (firewalled || !local.firewall_stops_dns.empty()) && local.captured &&
+  if (e.resolvers.empty() && !leak && (firewalled || !local.firewall_stops_dns.empty()) && local.captured &&
       local.leaks.empty()) {
     // Nothing reached any resolver, nothing left outside the tunnel (captured), and the firewall
     // stops DNS to the resolvers routed outside: no leak, and no DNS either.

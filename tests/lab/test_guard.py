@@ -13,7 +13,7 @@ import time
 import unittest
 
 import scenarios
-from leaklab import DNSLEAK, ISP_DNS4, PUB_DNS4, VPN_DNS4, WEB4, WEB6, Lab, run
+from leaklab import CLIENT6, DNSLEAK, ISP_DNS4, PUB_DNS4, VPN_DNS4, WEB4, WEB6, Lab, run
 from scenarios import SCENARIOS
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
@@ -95,6 +95,7 @@ class Guard(unittest.TestCase):
             with self.subTest(scenario=s.key):
                 self.lab.reset_client()
                 s.apply(self.lab)
+                ruleset_before = self.nft_list()
                 on = self.guard("on")
                 self.assertEqual((on["on"], on["tunnels"]), (True, ["tun0"]), on)
                 name = self.lab.test_name()
@@ -131,7 +132,7 @@ class Guard(unittest.TestCase):
                     self.assertTrue(self.tunnel_lookup_works())  # (not where the scenario routes it elsewhere)
                 off = self.guard("off")
                 self.assertFalse(off["on"])
-                self.assertNotIn("dnsleak", self.nft_list())
+                self.assertEqual(self.nft_list(), ruleset_before)
                 # The scenario is back exactly: the leak too.
                 name = self.lab.test_name()
                 self.lab.lookup(name)
@@ -206,6 +207,15 @@ class Guard(unittest.TestCase):
         passed = {r["id"]: r["packets"] for r in self.guard("status")["rules"]}
         self.assertGreater(passed["ipv6-link-local"], 0)
         self.assertEqual(self.guard("status")["rules"][-1]["id"], "ipv6-rejected")
+        # This host's replies to a connection made to it over IPv6 still leave (an SSH session).
+        self.lab.start("v6-listener", "client", "python3", "-m", "http.server", "--bind", CLIENT6, "8080")
+        try:
+            self.lab.wait_for("the listener", lambda: self.lab.sh("client", "ss", "-ltn").stdout.count(":8080") > 0)
+            fetched = self.lab.sh("isp", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", "-g",
+                                  "http://[%s]:8080/" % CLIENT6, check=False)
+            self.assertEqual(fetched.stdout, "200", fetched.stderr)
+        finally:
+            self.lab.stop("v6-listener")
         self.guard("off")
         self.assertEqual(self.connect(WEB6)[0], "ok")
 

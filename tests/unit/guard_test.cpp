@@ -99,7 +99,9 @@ TEST(GuardScript, EachOptionCombinationGivesItsRulesInBothChains) {
         EXPECT_EQ(count(s, "comment \"ipv6-rejected\""), block_ipv6 ? 2u : 0u);
         EXPECT_EQ(count(s, "ip6 daddr { fe80::/10, ff02::/16 } counter accept"), block_ipv6 ? 2u : 0u);
         if (block_ipv6) {
-          // Link-local and neighbour discovery before the reject; the reject last.
+          // Replies to inbound connections, link-local and neighbour discovery before the
+          // rejects; the reject last.
+          EXPECT_LT(s.find("ct direction reply counter accept"), s.find("ipv6-tcp-rejected"));
           EXPECT_LT(s.find("ipv6-neighbour-discovery"), s.find("ipv6-rejected"));
           EXPECT_EQ(rule_ids.back(), "ipv6-rejected");
         }
@@ -217,6 +219,13 @@ TEST(GuardUnit, AppliesTheSamePlanAtBootBeforeTheNetwork) {
   EXPECT_NE(unit.find("Wants=network-pre.target\n"), std::string::npos);
   EXPECT_NE(unit.find("WantedBy=sysinit.target\n"), std::string::npos);
   EXPECT_NE(unit.find("Type=oneshot\nRemainAfterExit=yes\n"), std::string::npos);
+  // systemd's specifiers and variables escaped, words with spaces quoted.
+  const std::string lan =
+      host::guard_unit("/opt/my tools/dnsleak", GuardPlan{{"wg0"}, {{ip("fe80::1"), "wlan0"}}, false});
+  EXPECT_NE(lan.find("ExecStart=\"/opt/my tools/dnsleak\" guard on --no-resolved --tunnel wg0 --allow-resolver "
+                     "fe80::1%%wlan0\n"),
+            std::string::npos)
+      << lan;
 }
 
 host::ResolvedState resolved_two_links() {
@@ -240,7 +249,7 @@ host::ResolvedState resolved_two_links() {
 TEST(GuardResolved, EveryDomainToTheTunnelAndDefaultRouteOffElsewhere) {
   const std::vector<std::pair<uint32_t, std::string>> names{{7, "tun0"}, {2, "eth0"}, {3, "wlan0"}};
   host::ResolvedState s = resolved_two_links();
-  std::vector<host::ResolvedLinkChange> changes = host::resolved_changes(s, 7, names);
+  std::vector<host::ResolvedLinkChange> changes = host::resolved_changes(s, {7}, names);
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].name, "tun0");
   EXPECT_TRUE(changes[0].set_domains);
@@ -250,7 +259,7 @@ TEST(GuardResolved, EveryDomainToTheTunnelAndDefaultRouteOffElsewhere) {
   EXPECT_TRUE(changes[1].old_default_route);
   // "~." already there: the tunnel link is left alone.
   s.links[0].domains.push_back({7, ".", true});
-  changes = host::resolved_changes(s, 7, names);
+  changes = host::resolved_changes(s, {7}, names);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].name, "eth0");
 }
@@ -261,6 +270,7 @@ class FakeGuardSystem final : public host::GuardSystem {
   std::vector<std::string> calls;
   std::optional<std::string> table, record, unit;
   bool nft_fails = false;
+  bool resolved_fails = false;
   std::map<uint32_t, std::vector<host::ResolvedDomain>> domains;
   std::map<uint32_t, bool> default_route;
 
@@ -274,11 +284,13 @@ class FakeGuardSystem final : public host::GuardSystem {
   Result<std::optional<std::string>> list_table() override { return table; }
   Result<void> set_link_domains(uint32_t ifindex, const std::vector<host::ResolvedDomain>& d) override {
     calls.push_back("domains " + std::to_string(ifindex));
+    if (resolved_fails) return fail("SetLinkDomains: Connection timed out");
     domains[ifindex] = d;
     return {};
   }
   Result<void> set_link_default_route(uint32_t ifindex, bool on) override {
     calls.push_back("default-route " + std::to_string(ifindex) + (on ? " on" : " off"));
+    if (resolved_fails) return fail("SetLinkDefaultRoute: Connection timed out");
     default_route[ifindex] = on;
     return {};
   }
@@ -403,7 +415,7 @@ TEST(GuardCommand, OnRecordsFirstAppliesOnceAndOffUndoesExactly) {
   const cli::GuardOutcome twice = cli::guard_off(action(cli::GuardAction::Verb::off), b.context);
   EXPECT_EQ(twice.code, 0);
   EXPECT_NE(twice.text.find("was not on"), std::string::npos);
-  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"remove record"}));
+  EXPECT_TRUE(b.system.calls.empty());
   EXPECT_EQ(cli::guard_status(action(cli::GuardAction::Verb::status), b.context).code, 1);
 }
 
@@ -424,7 +436,7 @@ TEST(GuardCommand, AGuardWhoseProcessDiedIsUndoneFromItsRecord) {
   host::GuardRecord r;
   r.plan = GuardPlan{{"tun0"}, {}, false};
   r.script = host::guard_script(r.plan);
-  r.resolved = host::resolved_changes(b.snapshot.resolved, 7, {{7, "tun0"}, {2, "eth0"}});
+  r.resolved = host::resolved_changes(b.snapshot.resolved, {7}, {{7, "tun0"}, {2, "eth0"}});
   b.system.record = host::record_json(r);
   b.system.table = read_text(kGuardTable);
   const cli::GuardOutcome off = cli::guard_off(action(cli::GuardAction::Verb::off), b.context);
@@ -440,6 +452,108 @@ TEST(GuardCommand, AGuardWhoseProcessDiedIsUndoneFromItsRecord) {
   EXPECT_EQ(b.system.calls, (std::vector<std::string>{"nft"}));
 }
 
+TEST(GuardCommand, AFailedReapplyPutsTheEarlierRecordBackSoTheRetryIsNotTakenAsDone) {
+  Bench b;
+  ASSERT_EQ(cli::guard_on(action(cli::GuardAction::Verb::on), b.context).code, 0);
+  const std::optional<std::string> first = b.system.record;
+  b.system.nft_fails = true;
+  cli::GuardAction v6 = action(cli::GuardAction::Verb::on);
+  v6.plan.block_ipv6 = true;
+  EXPECT_EQ(cli::guard_on(v6, b.context).code, cli::kServerError);
+  EXPECT_EQ(b.system.record, first);
+  b.system.nft_fails = false;
+  b.system.calls.clear();
+  const cli::GuardOutcome retry = cli::guard_on(v6, b.context);
+  EXPECT_EQ(retry.code, 0);
+  EXPECT_TRUE(retry.json.at("changed").as_bool());
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"write record", "nft"}));
+}
+
+TEST(GuardCommand, AnUnusableRecordIsNotWrittenOver) {
+  Bench b(true);
+  b.system.record = "{\"version\": 9}";
+  const cli::GuardOutcome out = cli::guard_on(action(cli::GuardAction::Verb::on), b.context);
+  EXPECT_EQ(out.code, cli::kServerError);
+  EXPECT_NE(out.error.find("unusable"), std::string::npos);
+  EXPECT_TRUE(b.system.calls.empty());
+  EXPECT_EQ(b.system.record, "{\"version\": 9}");
+}
+
+TEST(GuardCommand, OnAgainWithAnotherTunnelMovesResolvedsChangesAndKeepsTheFirstOriginals) {
+  Bench b(true);
+  host::Link wg{8, "wg0", "wireguard", 65534, 0x1 | 0x40};
+  b.snapshot.links.push_back(wg);
+  host::ResolvedLink wg_link;
+  wg_link.index = 8;
+  wg_link.default_route = true;
+  wg_link.servers = {ip("10.9.0.1")};
+  b.snapshot.resolved.links.push_back(wg_link);
+  cli::GuardAction on_tun = action(cli::GuardAction::Verb::on);
+  on_tun.plan.tunnels = {"tun0", "wg0"};  // wg0 is a tunnel: its DefaultRoute is left alone
+  ASSERT_EQ(cli::guard_on(on_tun, b.context).code, 0);
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"write record", "nft", "domains 7", "default-route 2 off"}));
+  // What resolved now says: the guard's changes in place.
+  b.snapshot.resolved.links[0].domains = b.system.domains[7];
+  b.snapshot.resolved.links[1].default_route = false;
+  b.system.calls.clear();
+  cli::GuardAction on_wg = action(cli::GuardAction::Verb::on);
+  on_wg.plan.tunnels = {"wg0"};
+  const cli::GuardOutcome moved = cli::guard_on(on_wg, b.context);
+  ASSERT_EQ(moved.code, 0) << moved.error;
+  // ~. on wg0, tun0's domains as they were before the first `on`; eth0 stays off, and tun0 is now
+  // a link outside this plan's tunnel with servers and DefaultRoute: off too.
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"write record", "nft", "default-route 7 off", "domains 8",
+                                                      "domains 7", "write record"}));
+  ASSERT_EQ(b.system.domains[7].size(), 1u);
+  EXPECT_EQ(b.system.domains[7][0].domain, "vpn.example");
+  Result<host::GuardRecord> r = host::parse_record(*b.system.record);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->resolved.size(), 3u);  // wg0's domains, eth0's and tun0's DefaultRoute
+  for (const host::ResolvedLinkChange& c : r->resolved) {
+    if (c.set_default_route) {
+      EXPECT_TRUE(c.old_default_route) << c.name;  // the first originals
+    }
+  }
+}
+
+TEST(GuardCommand, OnAfterANoResolvedOnMakesResolvedsChangesAndSaysItChanged) {
+  Bench b(true);
+  cli::GuardAction quiet = action(cli::GuardAction::Verb::on);
+  quiet.no_resolved = true;
+  ASSERT_EQ(cli::guard_on(quiet, b.context).code, 0);
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"write record", "nft"}));
+  b.system.calls.clear();
+  const cli::GuardOutcome on = cli::guard_on(action(cli::GuardAction::Verb::on), b.context);
+  EXPECT_TRUE(on.json.at("changed").as_bool());
+  EXPECT_EQ(on.json.at("resolved_changes").as_array().size(), 2u);
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"write record", "domains 7", "default-route 2 off"}));
+}
+
+TEST(GuardCommand, WhatOffCannotPutBackStaysInTheRecordForTheNextOff) {
+  Bench b(true);
+  ASSERT_EQ(cli::guard_on(action(cli::GuardAction::Verb::on), b.context).code, 0);
+  b.system.resolved_fails = true;
+  const cli::GuardOutcome off = cli::guard_off(action(cli::GuardAction::Verb::off), b.context);
+  EXPECT_EQ(off.code, cli::kServerError);
+  EXPECT_FALSE(b.system.table);
+  ASSERT_TRUE(b.system.record);
+  EXPECT_EQ(host::parse_record(*b.system.record)->resolved.size(), 2u);
+  b.system.resolved_fails = false;
+  b.system.calls.clear();
+  EXPECT_EQ(cli::guard_off(action(cli::GuardAction::Verb::off), b.context).code, 0);
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"domains 7", "default-route 2 on", "remove record"}));
+  // A link gone since (a tunnel that went down) is not an error; one whose index another link now
+  // has is left alone.
+  ASSERT_EQ(cli::guard_on(action(cli::GuardAction::Verb::on), b.context).code, 0);
+  b.snapshot.links[2].name = "veth9";                    // index 7 is now someone else's
+  b.snapshot.links.erase(b.snapshot.links.begin() + 1);  // eth0 gone
+  b.system.calls.clear();
+  const cli::GuardOutcome later = cli::guard_off(action(cli::GuardAction::Verb::off), b.context);
+  EXPECT_EQ(later.code, 0) << later.error;
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"nft", "remove record"}));
+  EXPECT_NE(later.text.find("link 7 is now veth9, not tun0: left as it is"), std::string::npos);
+}
+
 TEST(GuardCommand, PersistInstallsTheBootUnitAndOffPersistRemovesIt) {
   Bench b;
   cli::GuardAction on = action(cli::GuardAction::Verb::on);
@@ -449,6 +563,12 @@ TEST(GuardCommand, PersistInstallsTheBootUnitAndOffPersistRemovesIt) {
   ASSERT_TRUE(b.system.unit);
   EXPECT_NE(b.system.unit->find("ExecStart=/usr/bin/dnsleak guard on --no-resolved --tunnel tun0 --block-ipv6"),
             std::string::npos);
+  // A new plan while the unit is installed updates it: the boot must not apply the old one.
+  cli::GuardAction wider = on;
+  wider.persist = false;
+  wider.plan.allowed.push_back({ip("10.8.0.1"), ""});
+  ASSERT_EQ(cli::guard_on(wider, b.context).code, 0);
+  EXPECT_NE(b.system.unit->find("--allow-resolver 10.8.0.1"), std::string::npos);
   const cli::GuardOutcome off = cli::guard_off(action(cli::GuardAction::Verb::off), b.context);
   EXPECT_NE(off.text.find("stays, so the guard comes back at boot"), std::string::npos);
   EXPECT_TRUE(b.system.unit);
@@ -509,6 +629,12 @@ TEST(GuardVerdict, AResolverOutsideThatTheFirewallStopsIsNoLeakAndNoDnsIsSaidSo)
   // Without the capture, nothing proves that nothing left: the server's "nobody asked" stands.
   e.local.captured = false;
   EXPECT_EQ(verdict::judge(e).outcome, verdict::Outcome::inconclusive);
+  // A second resolver outside that is not stopped: the leak it is, never "no leak".
+  e.local.captured = true;
+  e.local.resolvers.push_back({ip("192.168.1.2"), verdict::ResolverPath::outside, "eth0", false, ""});
+  EXPECT_EQ(verdict::judge(e).outcome, verdict::Outcome::leak);
+  e.local.resolvers.pop_back();
+  e.local.captured = false;
   // And not stopped, it is the leak it was.
   e.local.resolvers[0].firewall_stops.clear();
   EXPECT_EQ(verdict::judge(e).outcome, verdict::Outcome::leak);
