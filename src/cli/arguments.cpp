@@ -160,7 +160,8 @@ Action parse_arguments(int argc, const char* const* argv) {
   guard_on->add_flag("--block-ipv6", guard_action.plan.block_ipv6,
                      "also reject all IPv6 leaving outside the tunnel, but link-local and neighbour discovery");
   guard_on->add_flag("--dry-run", guard_action.dry_run,
-                     "print the nft ruleset and change nothing (no privilege needed)");
+                     "print the nft ruleset and change nothing (no privilege needed; with it, the kernel\n"
+                     "checks the ruleset too, as nft -c does)");
   guard_on->add_flag("--persist", guard_action.persist,
                      "also install a systemd unit (dnsleak-guard.service) that applies the table at boot,\n"
                      "before the network comes up");

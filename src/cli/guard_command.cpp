@@ -151,8 +151,17 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
   const std::string script = host::guard_script(plan);
   GuardOutcome out;
   if (action.dry_run) {
+    // With the privilege, the kernel checks it too (nft -c): a dry run that would fail says so.
+    bool checked = false;
+    if (context.net_admin) {
+      if (Result<void> ok = context.system.run_nft(script, true); !ok) {
+        return refused(kServerError, concat({"guard on --dry-run: ", ok.error().message}));
+      }
+      checked = true;
+    }
     out.text = script;
     out.json = json::object{{"dry_run", true},
+                            {"checked_by_kernel", checked},
                             {"tunnels", json::value_from(plan.tunnels)},
                             {"script", script},
                             {"rules", rules_json(plan)}};

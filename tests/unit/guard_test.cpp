@@ -277,6 +277,7 @@ class FakeGuardSystem final : public host::GuardSystem {
   Result<void> run_nft(const std::string& script, bool check_only) override {
     calls.push_back(check_only ? "check" : "nft");
     if (nft_fails) return fail(Error{"applying the guard's table: Operation not supported", EOPNOTSUPP});
+    if (check_only) return {};
     table =
         script.find("table inet dnsleak {") != std::string::npos ? std::optional(read_text(kGuardTable)) : std::nullopt;
     return {};
@@ -362,6 +363,13 @@ TEST(GuardCommand, WithoutCapNetAdminNothingIsTouched) {
   EXPECT_EQ(out.code, 0);
   EXPECT_EQ(out.text, host::guard_script(GuardPlan{{"tun0"}, {}, false}));
   EXPECT_TRUE(b.system.calls.empty());
+  // With the privilege the kernel checks it, and nothing else happens.
+  Bench root;
+  EXPECT_EQ(cli::guard_on(dry, root.context).code, 0);
+  EXPECT_EQ(root.system.calls, (std::vector<std::string>{"check"}));
+  EXPECT_FALSE(root.system.table);
+  root.system.nft_fails = true;
+  EXPECT_EQ(cli::guard_on(dry, root.context).code, cli::kServerError);
 }
 
 TEST(GuardCommand, WithNoTunnelItRefusesSayingWhy) {
