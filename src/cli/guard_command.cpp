@@ -203,7 +203,17 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
     }
     wanted.clear();
     if (!tunnel_indices.empty()) {
-      wanted = host::resolved_changes(before_guard(context.snapshot.resolved, earlier), tunnel_indices, names);
+      const host::ResolvedState before = before_guard(context.snapshot.resolved, earlier);
+      wanted = host::resolved_changes(before, tunnel_indices, names);
+      const bool servers = std::ranges::any_of(before.links, [&](const host::ResolvedLink& l) {
+        return l.index == tunnel_indices.front() && !l.servers.empty();
+      });
+      if (!servers) {
+        const std::string& tunnel = context.snapshot.link(tunnel_indices.front())->name;
+        const std::string why = ", so its links were left as they are (every name sent there would go nowhere); ";
+        notes.push_back(concat({"systemd-resolved knows no DNS server on ", tunnel, why,
+                                "give it the VPN's: `sudo resolvectl dns ", tunnel, " ADDR`, then guard on again"}));
+      }
     }
     for (const host::ResolvedLinkChange& c : wanted) {
       if (!earlier || !holds(earlier->resolved, c)) to_make.push_back(c);

@@ -347,6 +347,10 @@ std::vector<ResolvedLinkChange> resolved_changes(const ResolvedState& state, con
                                                  const std::vector<std::pair<uint32_t, std::string>>& names) {
   if (tunnels.empty()) return {};
   const uint32_t tunnel_index = tunnels.front();
+  // Every name to a tunnel link with no server of its own would go nowhere: then nothing is moved.
+  const bool tunnel_has_servers = std::ranges::any_of(
+      state.links, [&](const ResolvedLink& l) { return l.index == tunnel_index && !l.servers.empty(); });
+  if (!tunnel_has_servers) return {};
   auto name_of = [&](uint32_t index) {
     for (const auto& [i, n] : names) {
       if (i == index) return n;

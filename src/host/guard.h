@@ -88,7 +88,8 @@ struct GuardRecord {
 
 // The changes to make in resolved's links so that every name goes to the tunnel: "~." on the
 // first tunnel link (unless it has it), DefaultRoute off on every link that is not a tunnel and has
-// it and servers. `names`: every link's index and name, for the record.
+// it and servers. None when resolved knows no server on that tunnel link (every name would go
+// nowhere). `names`: every link's index and name, for the record.
 [[nodiscard]] std::vector<ResolvedLinkChange> resolved_changes(
     const ResolvedState& state, const std::vector<uint32_t>& tunnels,
     const std::vector<std::pair<uint32_t, std::string>>& names);

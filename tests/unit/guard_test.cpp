@@ -257,6 +257,10 @@ TEST(GuardResolved, EveryDomainToTheTunnelAndDefaultRouteOffElsewhere) {
   EXPECT_EQ(changes[1].name, "eth0");
   EXPECT_TRUE(changes[1].set_default_route);
   EXPECT_TRUE(changes[1].old_default_route);
+  // A tunnel link resolved knows no server on: nothing is moved (every name would go nowhere).
+  host::ResolvedState bare = s;
+  bare.links[0].servers.clear();
+  EXPECT_TRUE(host::resolved_changes(bare, {7}, names).empty());
   // "~." already there: the tunnel link is left alone.
   s.links[0].domains.push_back({7, ".", true});
   changes = host::resolved_changes(s, {7}, names);
@@ -535,6 +539,16 @@ TEST(GuardCommand, OnAfterANoResolvedOnMakesResolvedsChangesAndSaysItChanged) {
   EXPECT_TRUE(on.json.at("changed").as_bool());
   EXPECT_EQ(on.json.at("resolved_changes").as_array().size(), 2u);
   EXPECT_EQ(b.system.calls, (std::vector<std::string>{"write record", "domains 7", "default-route 2 off"}));
+}
+
+TEST(GuardCommand, ATunnelLinkResolvedKnowsNoServerOnLeavesResolvedAloneAndSaysWhy) {
+  Bench b(true);
+  b.snapshot.resolved.links[0].servers.clear();
+  const cli::GuardOutcome on = cli::guard_on(action(cli::GuardAction::Verb::on), b.context);
+  EXPECT_EQ(on.code, 0);
+  EXPECT_EQ(b.system.calls, (std::vector<std::string>{"write record", "nft"}));
+  EXPECT_NE(on.text.find("knows no DNS server on tun0"), std::string::npos);
+  EXPECT_NE(on.text.find("`sudo resolvectl dns tun0 ADDR`"), std::string::npos);
 }
 
 TEST(GuardCommand, WhatOffCannotPutBackStaysInTheRecordForTheNextOff) {
