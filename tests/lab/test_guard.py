@@ -211,9 +211,10 @@ class Guard(unittest.TestCase):
         self.lab.start("v6-listener", "client", "python3", "-m", "http.server", "--bind", CLIENT6, "8080")
         try:
             self.lab.wait_for("the listener", lambda: self.lab.sh("client", "ss", "-ltn").stdout.count(":8080") > 0)
-            fetched = self.lab.sh("isp", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", "-g",
-                                  "http://[%s]:8080/" % CLIENT6, check=False)
-            self.assertEqual(fetched.stdout, "200", fetched.stderr)
+            code = ("import http.client\nc=http.client.HTTPConnection(%r,8080,timeout=5)\nc.request('GET','/')\n"
+                    "print(c.getresponse().status)" % CLIENT6)
+            fetched = self.lab.sh("isp", "python3", "-c", code, check=False)
+            self.assertEqual(fetched.stdout.strip(), "200", fetched.stderr)
         finally:
             self.lab.stop("v6-listener")
         self.guard("off")
