@@ -234,13 +234,10 @@ GuardOutcome guard_on(const GuardAction& action, GuardContext& context) {
   if (!same) {
     if (Result<void> applied = context.system.run_nft(script, false); !applied) {
       // Nothing of this plan is in place: the record goes back to what was.
-      if (earlier) {
-        (void)context.system.write_record(earlier_text);
-      } else {
-        (void)context.system.remove_record();
-      }
+      const Result<void> back = earlier ? context.system.write_record(earlier_text) : context.system.remove_record();
       return refused(applied.error().system_errno == EPERM ? kNoPrivilege : kServerError,
-                     concat({"guard on: ", applied.error().message, "; the firewall is as it was"}));
+                     concat({"guard on: ", applied.error().message, "; the firewall is as it was",
+                             back ? "" : concat({", but the record could not be put back: ", back.error().message})}));
     }
   }
   std::vector<std::string> made, failed;
