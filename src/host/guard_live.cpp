@@ -64,7 +64,8 @@ Result<void> write_file_atomically(const std::string& path, const std::string& t
   }
   if (::chmod(temporary.c_str(), mode) != 0 || ::rename(temporary.c_str(), path.c_str()) != 0) {
     Error e = system_error("cannot put " + path + " in place");
-    std::filesystem::remove(temporary);
+    std::error_code ignored;  // the rename's error is the one to tell; a leftover .new is harmless
+    std::filesystem::remove(temporary, ignored);
     return fail(std::move(e));
   }
   return {};
