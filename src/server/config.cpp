@@ -27,7 +27,9 @@ std::string get_string(const toml::node& node, const std::string& key) {
 }
 
 int64_t get_integer(const toml::node& node, const std::string& key) {
-  if (const auto v = node.value<int64_t>(); v && node.is_integer()) return *v;
+  // The type first: toml++'s value<int64_t>() casts a float such as 2e48 to int64_t, which is
+  // undefined (the config fuzzer found it).
+  if (const toml::value<int64_t>* v = node.as_integer()) return v->get();
   throw ConfigError("config: '" + key + "' must be an integer" + where(node));
 }
 

@@ -197,6 +197,15 @@ TEST(Config, UnknownKeysAndSyntaxErrorsAreReported) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("'udp_workers' must be an integer"), std::string::npos) << e.what();
   }
+  // A float too large for any integer is refused as a float, not cast (undefined, found by fuzzing).
+  for (const char* text : {"udp_workers = 2e48\n", "udp_workers = 2.0\n", "udp_workers = nan\n"}) {
+    try {
+      (void)read_config_file(write_file("float.toml", text));
+      FAIL() << text;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("'udp_workers' must be an integer"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Config, RateLimitUserAndPerTestCap) {
