@@ -54,6 +54,22 @@ VPN_ENDPOINT, TUNNEL_PORT = "10.77.0.3", 51820
 REQUIRED_TOOLS = ["ip", "nft", "unbound", "dnsmasq", "getent", "tcpdump", "redis-server"]
 
 
+# Runs a command as `nobody`, with no capability left to inherit.
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+
+
+def public_dnsleak(prefix):
+    """A new world-readable directory holding a copy of dnsleak that `nobody` can run: the build
+    tree may sit under a home only root can enter (/root/project on a fresh machine). Returns the
+    directory (the caller removes it) and the copy's path."""
+    directory = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(directory, 0o755)
+    copy = os.path.join(directory, "dnsleak")
+    shutil.copy2(DNSLEAK, copy)
+    os.chmod(copy, 0o755)
+    return directory, copy
+
+
 class LabError(Exception):
     """The lab cannot be built here, or a step of building it failed."""
 

@@ -8,15 +8,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
 import scenarios
-from leaklab import CLIENT6, DNSLEAK, ISP_DNS4, PUB_DNS4, VPN_DNS4, WEB4, WEB6, Lab, run
+from leaklab import CLIENT6, DNSLEAK, ISP_DNS4, NOBODY, PUB_DNS4, VPN_DNS4, WEB4, WEB6, Lab, public_dnsleak, run
 from scenarios import SCENARIOS
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
 OUTSIDE_RESOLVERS = {ISP_DNS4, PUB_DNS4, "fd77:0:0:10::53", "fd77:0:0:30::53"}
 
 
@@ -30,14 +28,9 @@ class Guard(unittest.TestCase):
     def setUpClass(cls):
         cls.lab = Lab()
         cls.lab.up()
-        cls.dir = tempfile.mkdtemp(prefix="dnsleak-guard-")
-        os.chmod(cls.dir, 0o755)
+        cls.dir, cls.unprivileged = public_dnsleak("dnsleak-guard-")
         cls.state_dir = os.path.join(cls.dir, "run")
         cls.unit_dir = os.path.join(cls.dir, "systemd")
-        # As nobody: a copy where it can be reached (the build tree may be under /root).
-        cls.unprivileged = os.path.join(cls.dir, "dnsleak")
-        shutil.copy2(DNSLEAK, cls.unprivileged)
-        os.chmod(cls.unprivileged, 0o755)
 
     @classmethod
     def tearDownClass(cls):

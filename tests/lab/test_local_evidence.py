@@ -6,19 +6,17 @@ import json
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 import unittest
 
 import scenarios
-from leaklab import DNSLEAK, HERE, ISP_DNS4, ISP_DNS6, PUB_DNS4, VPN_DNS4, Lab
+from leaklab import DNSLEAK, ISP_DNS4, ISP_DNS6, NOBODY, PUB_DNS4, VPN_DNS4, Lab, public_dnsleak
 from scenarios import SCENARIOS
 
 # The resolver each scenario's client sends its queries to outside the tunnel (as routed), if any.
 OUTSIDE = {"full-leak": ISP_DNS4, "ipv6-leak": ISP_DNS6, "fallback-leak": ISP_DNS6, "split-tunnel": ISP_DNS4,
            "public-over-eth0": PUB_DNS4}
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
 
 
 def codes(findings, severity=None):
@@ -30,13 +28,7 @@ class LocalEvidence(unittest.TestCase):
     def setUpClass(cls):
         cls.lab = Lab()
         cls.lab.up()
-        # Where `nobody` can reach them: the build tree may sit under a home only root can enter
-        # (/root/project on a fresh machine), so the unprivileged runs use a copy of dnsleak.
-        cls.public = tempfile.mkdtemp(prefix="dnsleak-local-")
-        os.chmod(cls.public, 0o755)
-        cls.unprivileged_dnsleak = os.path.join(cls.public, "dnsleak")
-        shutil.copy2(DNSLEAK, cls.unprivileged_dnsleak)
-        os.chmod(cls.unprivileged_dnsleak, 0o755)
+        cls.public, cls.unprivileged_dnsleak = public_dnsleak("dnsleak-local-")
         cls.home = os.path.join(cls.public, "home")
         os.makedirs(cls.home, exist_ok=True)
         os.chmod(cls.home, 0o777)
